@@ -107,3 +107,7 @@ func ReasonOf(err error) Reason {
 	}
 	return Reason{Code: "error", Detail: err.Error()}
 }
+
+// ErrSkip is returned by a parser for a unit that carries no event (a header
+// or comment line). The unit is counted as skipped, not dead-lettered.
+var ErrSkip = errors.New("unit carries no event")
