@@ -1,0 +1,267 @@
+// Package config is Gannet's configuration: a YAML file whose every key has
+// an environment-variable twin (GANNET_<KEY>, upper-cased, dots as
+// underscores), so the command line and the Lambdas read the same settings.
+// Load validates everything at start and names the key and the expected form
+// in each error.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gannet-sec/gannet/stream"
+)
+
+// Config is every setting of the pipeline. The yaml tag is the key; the env
+// tag its environment twin.
+type Config struct {
+	// Format is the default format of inputs: a format name or "auto".
+	Format string `yaml:"format" env:"GANNET_FORMAT"`
+	// Sources map input sources (stream ARN, bucket/key, file path; glob
+	// patterns with * and ?) to formats; the first match wins.
+	Sources []Source `yaml:"sources" env:"GANNET_SOURCES"`
+	// MaxRecordBytes caps the decompressed size of one record (gzip bombs
+	// are dead-lettered past it).
+	MaxRecordBytes ByteSize `yaml:"max_record_bytes" env:"GANNET_MAX_RECORD_BYTES"`
+	// BatchSize is the number of records per pipeline batch in `gannet run`.
+	BatchSize int `yaml:"batch_size" env:"GANNET_BATCH_SIZE"`
+	// VPCFlowFields is a custom VPC Flow Logs format ("version account-id …").
+	VPCFlowFields string `yaml:"vpcflow_fields" env:"GANNET_VPCFLOW_FIELDS"`
+
+	// Out is where normalized events go as NDJSON ("-" for stdout, empty for none).
+	Out string `yaml:"out" env:"GANNET_OUT"`
+	// DLQ is the dead-letter location: a directory or s3://bucket/prefix.
+	DLQ string `yaml:"dlq" env:"GANNET_DLQ"`
+	// Lake is the Parquet lake: a directory or s3://bucket/prefix.
+	Lake string `yaml:"lake" env:"GANNET_LAKE"`
+	// ESURL is the Elasticsearch/OpenSearch endpoint.
+	ESURL string `yaml:"es_url" env:"GANNET_ES_URL"`
+
+	// GeoIP / ASN are MaxMind-format databases (path or s3://…).
+	GeoIP string `yaml:"geoip" env:"GANNET_GEOIP"`
+	ASN   string `yaml:"asn" env:"GANNET_ASN"`
+	// Intel lists threat-intel indicator files (comma-separated in the environment).
+	Intel []string `yaml:"intel" env:"GANNET_INTEL"`
+	// Rules lists Sigma rule directories (empty: the built-in rules).
+	Rules []string `yaml:"rules" env:"GANNET_RULES"`
+
+	// LogLevel is debug, info, warn or error; LogFormat json, text or auto.
+	LogLevel  string `yaml:"log_level" env:"GANNET_LOG_LEVEL"`
+	LogFormat string `yaml:"log_format" env:"GANNET_LOG_FORMAT"`
+
+	// Deadline margin: a Lambda stops this long before its deadline and
+	// reports what it did not finish.
+	DeadlineMargin time.Duration `yaml:"deadline_margin" env:"GANNET_DEADLINE_MARGIN"`
+}
+
+// Source maps a source pattern to a format.
+type Source struct {
+	Match  string `yaml:"match"`
+	Format string `yaml:"format"`
+}
+
+// Default returns the defaults every setting starts from.
+func Default() Config {
+	return Config{
+		Format:         "auto",
+		MaxRecordBytes: 64 << 20,
+		BatchSize:      1000,
+		LogLevel:       "info",
+		LogFormat:      "auto",
+		DeadlineMargin: 2 * time.Second,
+	}
+}
+
+// ByteSize is a size in bytes, written as 123, 64KiB, 64MiB, 1GiB, 10MB.
+type ByteSize int64
+
+// UnmarshalYAML accepts a number or a string with a unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// ParseByteSize parses "123", "64KiB", "64MiB", "1GiB", "10MB", "5kb".
+func ParseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if len(s) > len(u.suffix) && strings.EqualFold(s[len(s)-len(u.suffix):], u.suffix) {
+			mult = u.mult
+			s = strings.TrimSpace(s[:len(s)-len(u.suffix)])
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a size such as 1048576, 64KiB or 64MiB, got %q", s)
+	}
+	return ByteSize(n * mult), nil
+}
+
+// Load reads defaults, then the YAML file at path (if path is not empty),
+// then the environment (env may be nil: os.LookupEnv), and validates.
+func Load(file string, env func(string) (string, bool)) (Config, error) {
+	c := Default()
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+	}
+	if env == nil {
+		env = os.LookupEnv
+	}
+	if err := c.applyEnv(env); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// applyEnv overrides fields from their environment twins.
+func (c *Config) applyEnv(env func(string) (string, bool)) error {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("env")
+		val, ok := env(name)
+		if name == "" || !ok {
+			continue
+		}
+		fv := v.Field(i)
+		bad := func(form string) error {
+			return fmt.Errorf("config: %s (key %q) = %q: want %s", name, f.Tag.Get("yaml"), val, form)
+		}
+		switch fv.Interface().(type) {
+		case string:
+			fv.SetString(val)
+		case int:
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return bad("an integer")
+			}
+			fv.SetInt(int64(n))
+		case ByteSize:
+			n, err := ParseByteSize(val)
+			if err != nil {
+				return bad("a size such as 64MiB")
+			}
+			fv.SetInt(int64(n))
+		case time.Duration:
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				return bad("a duration such as 2s or 500ms")
+			}
+			fv.SetInt(int64(d))
+		case []string:
+			var list []string
+			for _, s := range strings.Split(val, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					list = append(list, s)
+				}
+			}
+			fv.Set(reflect.ValueOf(list))
+		case []Source:
+			// "pattern=format,pattern=format"
+			var list []Source
+			for _, s := range strings.Split(val, ",") {
+				pat, form, ok := strings.Cut(strings.TrimSpace(s), "=")
+				if !ok {
+					return bad("a list of pattern=format pairs separated by commas")
+				}
+				list = append(list, Source{Match: pat, Format: form})
+			}
+			fv.Set(reflect.ValueOf(list))
+		}
+	}
+	return nil
+}
+
+// Validate checks every setting and names the key at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Format != "auto" {
+		if _, ok := stream.ParseFormat(c.Format); !ok {
+			errs = append(errs, fmt.Errorf("config: format = %q: want auto or one of %s", c.Format, formatNames()))
+		}
+	}
+	for i, s := range c.Sources {
+		if s.Match == "" {
+			errs = append(errs, fmt.Errorf("config: sources[%d].match is empty: want a source pattern such as arn:aws:kinesis:*:*:stream/alb-*", i))
+		} else if _, err := path.Match(s.Match, ""); err != nil {
+			errs = append(errs, fmt.Errorf("config: sources[%d].match = %q: %v", i, s.Match, err))
+		}
+		if _, ok := stream.ParseFormat(s.Format); !ok {
+			errs = append(errs, fmt.Errorf("config: sources[%d].format = %q: want one of %s", i, s.Format, formatNames()))
+		}
+	}
+	if c.MaxRecordBytes < 1024 {
+		errs = append(errs, fmt.Errorf("config: max_record_bytes = %d: want at least 1KiB", c.MaxRecordBytes))
+	}
+	if c.BatchSize < 1 || c.BatchSize > 1_000_000 {
+		errs = append(errs, fmt.Errorf("config: batch_size = %d: want 1 to 1000000", c.BatchSize))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("config: log_level = %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "auto", "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("config: log_format = %q: want auto, json or text", c.LogFormat))
+	}
+	if c.DeadlineMargin < 0 {
+		errs = append(errs, fmt.Errorf("config: deadline_margin = %s: want a positive duration", c.DeadlineMargin))
+	}
+	return errors.Join(errs...)
+}
+
+// FormatFor returns the format configured for a source name (stream ARN,
+// bucket/key, file path): the first matching Sources entry, else Format
+// (FormatUnknown for auto).
+func (c *Config) FormatFor(source string) stream.Format {
+	for _, s := range c.Sources {
+		if ok, _ := path.Match(s.Match, source); ok {
+			f, _ := stream.ParseFormat(s.Format)
+			return f
+		}
+	}
+	f, _ := stream.ParseFormat(c.Format)
+	return f
+}
+
+// VPCFlowFieldList splits VPCFlowFields.
+func (c *Config) VPCFlowFieldList() []string { return strings.Fields(c.VPCFlowFields) }
+
+func formatNames() string {
+	var names []string
+	for _, f := range stream.Formats() {
+		names = append(names, f.String())
+	}
+	return strings.Join(names, ", ")
+}
