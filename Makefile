@@ -1,0 +1,72 @@
+# Gannet — make targets. `make run` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+OUT := out
+DEMO_COUNT ?= 2000
+FORMATS := cloudtrail alb vpcflow waf route53resolver s3access guardduty
+# Pinned tools (installed into bin/ by `make tools`).
+STATICCHECK_VERSION := 2025.1.1
+FUZZTIME ?= 3s
+
+.PHONY: all build run test test-unit fuzz fuzz-short bench lint vet fmt-check tidy-check tools clean help
+
+all: build
+
+help:
+	@echo "make run     generate logs of all seven formats (with attacks) and run the pipeline on them (no service needed)"
+	@echo "make test    unit tests, a short fuzz pass, then the local AWS-compatible stack and the integration tests"
+	@echo "make bench   hot-path benchmarks"
+	@echo "make fuzz    every fuzz target for longer (FUZZTIME=1m)"
+	@echo "make lint    gofmt, go vet, staticcheck, go mod tidy check"
+
+build:
+	$(GO) build -o $(BIN)/gannet ./cmd/gannet
+
+# run: the embedded default — generate, then process, with local outputs only.
+run: build
+	@rm -rf $(OUT)/demo $(OUT)/dlq $(OUT)/lake && mkdir -p $(OUT)/demo
+	@for f in $(FORMATS); do \
+		$(BIN)/gannet gen --format $$f --count $(DEMO_COUNT) --seed 7 --attacks > $(OUT)/demo/$$f.log || exit 1; \
+	done
+	@echo "generated $(DEMO_COUNT) entries of each of: $(FORMATS) (with attacks) in $(OUT)/demo"
+	$(BIN)/gannet run $(RUN_FLAGS) --out $(OUT)/events.ndjson --dlq $(OUT)/dlq --summary-json $(OUT)/summary.json $(OUT)/demo
+	@echo "normalized events: $(OUT)/events.ndjson; summary: $(OUT)/summary.json"
+
+# test: everything CI runs. Integration tests need the local stack (deploy/local).
+test: test-unit fuzz-short test-integration
+
+test-unit: vet fmt-check
+	$(GO) test -count=1 -skip '^TestIntegration' ./...
+
+fuzz-short:
+	@FUZZTIME=$(FUZZTIME) bash .ci/fuzz
+
+fuzz:
+	@FUZZTIME=$${FUZZTIME:-1m} bash .ci/fuzz
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1s -count=1 ./stream/... ./sink/... ./enrich/... ./detect/... | tee $(OUT)/bench.txt
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+tidy-check:
+	@cp go.mod /tmp/gannet-go.mod.bak && cp go.sum /tmp/gannet-go.sum.bak && $(GO) mod tidy && \
+	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; git diff -- go.mod go.sum | head -40; \
+	cp /tmp/gannet-go.mod.bak go.mod; cp /tmp/gannet-go.sum.bak go.sum; exit 1; fi
+
+$(BIN)/staticcheck:
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: fmt-check vet tidy-check $(BIN)/staticcheck
+	$(BIN)/staticcheck ./...
+
+clean:
+	rm -rf $(BIN) $(OUT)
+
+-include deploy/local/stack.mk
+-include enrich/enrich.mk

@@ -1,0 +1,110 @@
+// Package handler adapts the pipeline core to Lambda event shapes. Each
+// Lambda's main.go builds a handler once at cold start and passes its Handle
+// method to lambda.Start.
+package handler
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/pipeline"
+)
+
+// Processor is the part of the pipeline a handler needs.
+type Processor interface {
+	Process(ctx context.Context, recs []stream.Record) pipeline.Result
+}
+
+// Kinesis handles Kinesis events with ReportBatchItemFailures semantics:
+// records are processed in order, in chunks; the response names the lowest
+// sequence number that is not durable, so the event source mapping retries
+// from there and everything before it counts as done.
+type Kinesis struct {
+	Pipeline Processor
+	// FormatFor gives the configured format of a stream ARN (nil: sniff).
+	FormatFor func(source string) stream.Format
+	// Margin: stop starting new chunks this long before the deadline, so the
+	// function returns what it finished instead of timing out (default 2s).
+	Margin time.Duration
+	// ChunkSize is the number of Kinesis records per pipeline batch (default 500).
+	ChunkSize int
+	Logger    *slog.Logger
+
+	recs []stream.Record
+}
+
+// Handle processes one Kinesis event.
+func (h *Kinesis) Handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
+	margin := h.Margin
+	if margin == 0 {
+		margin = 2 * time.Second
+	}
+	chunk := h.ChunkSize
+	if chunk <= 0 {
+		chunk = 500
+	}
+	logger := h.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	work := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, dl.Add(-margin))
+		defer cancel()
+	}
+	h.recs = Records(h.recs[:0], ev.Records, h.FormatFor)
+	var resp events.KinesisEventResponse
+	for start := 0; start < len(h.recs); start += chunk {
+		end := min(start+chunk, len(h.recs))
+		if work.Err() != nil {
+			logger.LogAttrs(ctx, slog.LevelWarn, "deadline near: leaving the rest of the batch for a retry",
+				slog.Int("done", start), slog.Int("records", len(h.recs)))
+			resp.BatchItemFailures = failure(ev.Records[start])
+			return resp, nil
+		}
+		res := h.Pipeline.Process(work, h.recs[start:end])
+		if len(res.Failed) > 0 {
+			first := start + res.Failed[0]
+			logger.LogAttrs(ctx, slog.LevelWarn, "records not acknowledged; the event source mapping retries from the first",
+				slog.Int("failed", len(res.Failed)), slog.String("sequence", ev.Records[first].Kinesis.SequenceNumber),
+				slog.Any("error", res.Err))
+			resp.BatchItemFailures = failure(ev.Records[first])
+			return resp, nil
+		}
+	}
+	clear(h.recs)
+	return resp, nil
+}
+
+func failure(r events.KinesisEventRecord) []events.KinesisBatchItemFailure {
+	return []events.KinesisBatchItemFailure{{ItemIdentifier: r.Kinesis.SequenceNumber}}
+}
+
+// Records converts Kinesis event records to pipeline records with full
+// lineage (stream ARN, shard, sequence number), appending to dst.
+func Records(dst []stream.Record, in []events.KinesisEventRecord, formatFor func(string) stream.Format) []stream.Record {
+	for i := range in {
+		r := &in[i]
+		shard, _, _ := strings.Cut(r.EventID, ":")
+		rec := stream.Record{
+			Data: r.Kinesis.Data,
+			Lineage: stream.Lineage{
+				Kind: stream.OriginKinesis, Source: r.EventSourceArn, Shard: shard,
+				Sequence: r.Kinesis.SequenceNumber, SubSequence: -1,
+			},
+			PartitionKey: r.Kinesis.PartitionKey,
+			ArrivalTime:  r.Kinesis.ApproximateArrivalTimestamp.UTC(),
+		}
+		if formatFor != nil {
+			rec.Format = formatFor(r.EventSourceArn)
+		}
+		dst = append(dst, rec)
+	}
+	return dst
+}
