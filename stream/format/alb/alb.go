@@ -1,0 +1,300 @@
+// Package alb parses and generates Application Load Balancer access logs
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html).
+//
+// Each line becomes a stream.Event with ECS common fields and a typed
+// *Record holding every documented field. See README.md for the field
+// mapping.
+package alb
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gannet-sec/gannet/stream"
+)
+
+// Record is one ALB access log entry, every documented field typed.
+//
+// Absent values ("-") become: "" for strings, the zero netip.Addr for
+// addresses, 0 for ports, status codes and byte counts, the zero time for
+// request_creation_time, and -1 for the processing times and
+// matched_rule_priority (AWS itself writes -1 for a processing time that does
+// not apply). Quoted fields are kept verbatim, without their quotes and
+// without unescaping; control characters are kept as logged.
+type Record struct {
+	Type string    // http, https, h2, grpcs, ws, wss
+	Time time.Time // when the load balancer generated the response (UTC)
+	ELB  string    // load balancer resource id, e.g. app/my-lb/50dc6c495c0c9188
+
+	ClientIP   netip.Addr
+	ClientPort int32
+	TargetIP   netip.Addr // zero when the request did not reach a target
+	TargetPort int32
+
+	RequestProcessingTime  float64 // seconds; -1 when not applicable
+	TargetProcessingTime   float64 // seconds; -1 when not applicable
+	ResponseProcessingTime float64 // seconds; -1 when not applicable
+
+	ELBStatusCode    int32 // 0 when "-"
+	TargetStatusCode int32 // 0 when "-"
+	ReceivedBytes    int64
+	SentBytes        int64
+
+	Request         string // the request line as logged: method URL protocol
+	RequestMethod   string
+	RequestURL      string
+	RequestProtocol string // e.g. HTTP/1.1
+
+	UserAgent      string
+	SSLCipher      string
+	SSLProtocol    string
+	TargetGroupARN string
+	TraceID        string // X-Amzn-Trace-Id
+	DomainName     string // SNI domain
+	ChosenCertARN  string
+
+	MatchedRulePriority int32     // 0 is the default rule; -1 when "-"
+	RequestCreationTime time.Time // when the request was received (UTC)
+
+	ActionsExecuted      string // comma-separated, e.g. "waf,forward"
+	RedirectURL          string
+	ErrorReason          string
+	TargetPortList       string // space-separated ip:port list
+	TargetStatusCodeList string // space-separated status codes
+	Classification       string // desync mitigation: Acceptable, Ambiguous, Severe
+	ClassificationReason string
+	ConnTraceID          string
+
+	// Newer trailing fields, "" when the line predates them.
+	TransformedHost        string
+	TransformedURI         string
+	RequestTransformStatus string
+
+	// Extra is any trailing text after the last documented field, verbatim
+	// (fields AWS may add in future).
+	Extra string
+}
+
+// Format says the record is an ALB access log entry.
+func (*Record) Format() stream.Format { return stream.FormatALB }
+
+// Targets returns the entries of TargetPortList.
+func (r *Record) Targets() []string { return strings.Fields(r.TargetPortList) }
+
+// minFields is the number of fields every ALB entry since 2020 has (through
+// classification_reason); conn_trace_id and the transform fields are optional.
+const minFields = 29
+
+// NewParser returns a parser of ALB access log lines. The parser is not safe
+// for concurrent use.
+func NewParser() stream.Parser { return &parser{} }
+
+type parser struct{ a arena }
+
+func (p *parser) Format() stream.Format { return stream.FormatALB }
+
+// Shared, read-only ECS category/type slices.
+var (
+	categoryWeb = []string{"web"}
+	typeAccess  = []string{"access"}
+)
+
+// Parse parses one access log line into ev.
+func (p *parser) Parse(u *stream.Unit, ev *stream.Event) error {
+	line := trimEOL(u.Data)
+	if len(line) == 0 {
+		return stream.Permanentf("alb_field_count", "empty line")
+	}
+	r := p.a.record()
+	if err := parseLine(p.a.str(line), r); err != nil {
+		*r = Record{}
+		return err
+	}
+	fill(ev, r)
+	return nil
+}
+
+func bad(code, field, val string) error {
+	if len(val) > 64 {
+		val = val[:64] + "…"
+	}
+	return stream.Permanentf(code, "field %s: %q", field, val)
+}
+
+// parseLine fills r from one line (already a stable string).
+func parseLine(s string, r *Record) error {
+	sc := scanner{s: s}
+	var f [minFields]string
+	for i := range f {
+		tok, _, ok, badq := sc.next()
+		if !ok {
+			return stream.Permanentf("alb_field_count", "%d fields, want at least %d", i, minFields)
+		}
+		if badq {
+			return stream.Permanentf("alb_bad_quoting", "field %d (%s): unterminated quoted field", i+1, fieldNames[i])
+		}
+		f[i] = tok
+	}
+	r.Type = f[0]
+	if r.Type == "" || r.Type == "-" {
+		return bad("alb_bad_type", "type", f[0])
+	}
+	var ok bool
+	if r.Time, ok = parseISOTime(f[1]); !ok {
+		return bad("alb_bad_time", "time", f[1])
+	}
+	r.ELB = dash(f[2])
+	if r.ClientIP, _, r.ClientPort, ok = splitHostPort(f[3]); !ok {
+		return bad("alb_bad_address", "client:port", f[3])
+	}
+	if r.TargetIP, _, r.TargetPort, ok = splitHostPort(f[4]); !ok {
+		return bad("alb_bad_address", "target:port", f[4])
+	}
+	for i, dst := range [3]*float64{&r.RequestProcessingTime, &r.TargetProcessingTime, &r.ResponseProcessingTime} {
+		v := f[5+i]
+		if v == "-" {
+			*dst = -1
+			continue
+		}
+		if *dst, ok = parseFloat(v); !ok {
+			return bad("alb_bad_number", fieldNames[5+i], v)
+		}
+	}
+	for i, dst := range [2]*int32{&r.ELBStatusCode, &r.TargetStatusCode} {
+		v := f[8+i]
+		if v == "-" {
+			*dst = 0
+			continue
+		}
+		n, ok := atoi(v)
+		if !ok || n < 0 || n > 999 {
+			return bad("alb_bad_number", fieldNames[8+i], v)
+		}
+		*dst = int32(n)
+	}
+	for i, dst := range [2]*int64{&r.ReceivedBytes, &r.SentBytes} {
+		v := f[10+i]
+		if v == "-" {
+			*dst = 0
+			continue
+		}
+		n, ok := atoi(v)
+		if !ok || n < 0 {
+			return bad("alb_bad_number", fieldNames[10+i], v)
+		}
+		*dst = n
+	}
+	r.Request = f[12]
+	r.RequestMethod, r.RequestURL, r.RequestProtocol = splitRequest(f[12])
+	r.UserAgent = dash(f[13])
+	r.SSLCipher = dash(f[14])
+	r.SSLProtocol = dash(f[15])
+	r.TargetGroupARN = dash(f[16])
+	r.TraceID = dash(f[17])
+	r.DomainName = dash(f[18])
+	r.ChosenCertARN = dash(f[19])
+	if v := f[20]; v == "-" {
+		r.MatchedRulePriority = -1
+	} else if n, ok := atoi(v); ok && n >= 0 && n <= 1<<31-1 {
+		r.MatchedRulePriority = int32(n)
+	} else {
+		return bad("alb_bad_number", "matched_rule_priority", v)
+	}
+	if v := f[21]; v != "-" {
+		if r.RequestCreationTime, ok = parseISOTime(v); !ok {
+			return bad("alb_bad_time", "request_creation_time", v)
+		}
+	}
+	r.ActionsExecuted = dash(f[22])
+	r.RedirectURL = dash(f[23])
+	r.ErrorReason = dash(f[24])
+	r.TargetPortList = dash(f[25])
+	r.TargetStatusCodeList = dash(f[26])
+	r.Classification = dash(f[27])
+	r.ClassificationReason = dash(f[28])
+	// Optional trailing fields, in documented order.
+	for _, dst := range [4]*string{&r.ConnTraceID, &r.TransformedHost, &r.TransformedURI, &r.RequestTransformStatus} {
+		tok, _, ok, badq := sc.next()
+		if !ok {
+			return nil
+		}
+		if badq {
+			return stream.Permanentf("alb_bad_quoting", "field %d (%s): unterminated quoted field", sc.n, fieldNames[sc.n-1])
+		}
+		*dst = dash(tok)
+	}
+	r.Extra = sc.rest()
+	return nil
+}
+
+// fieldNames are the documented field names, in line order.
+var fieldNames = [...]string{
+	"type", "time", "elb", "client:port", "target:port",
+	"request_processing_time", "target_processing_time", "response_processing_time",
+	"elb_status_code", "target_status_code", "received_bytes", "sent_bytes",
+	"request", "user_agent", "ssl_cipher", "ssl_protocol", "target_group_arn",
+	"trace_id", "domain_name", "chosen_cert_arn", "matched_rule_priority",
+	"request_creation_time", "actions_executed", "redirect_url", "error_reason",
+	"target:port_list", "target_status_code_list", "classification",
+	"classification_reason", "conn_trace_id", "transformed_host",
+	"transformed_uri", "request_transform_status",
+}
+
+// splitRequest splits "METHOD URL PROTOCOL" at the first and the last
+// space, so a URL with raw spaces stays whole. "-" parts become "".
+func splitRequest(req string) (method, url, proto string) {
+	req = strings.TrimSuffix(req, " ") // a malformed request is logged as "- - - "
+	i := strings.IndexByte(req, ' ')
+	if i < 0 {
+		return "", dash(req), ""
+	}
+	method = dash(req[:i])
+	rest := req[i+1:]
+	j := strings.LastIndexByte(rest, ' ')
+	if j < 0 {
+		return method, dash(rest), ""
+	}
+	return method, dash(rest[:j]), dash(rest[j+1:])
+}
+
+// fill sets the ECS common fields of ev from r.
+func fill(ev *stream.Event, r *Record) {
+	ev.Format = stream.FormatALB
+	ev.Timestamp = r.Time
+	ev.Kind = "event"
+	ev.Category = categoryWeb
+	ev.Type = typeAccess
+	ev.Action = r.ActionsExecuted
+	switch c := r.ELBStatusCode; {
+	case c == 0:
+		ev.Outcome = "unknown"
+	case c < 400:
+		ev.Outcome = "success"
+	default:
+		ev.Outcome = "failure"
+	}
+	ev.Source.IP = r.ClientIP
+	ev.Source.Port = r.ClientPort
+	ev.Source.Bytes = r.ReceivedBytes
+	ev.Destination.IP = r.TargetIP
+	ev.Destination.Port = r.TargetPort
+	ev.Destination.Bytes = r.SentBytes
+	ev.NetworkBytes = r.ReceivedBytes + r.SentBytes
+	ev.NetworkTransport = "tcp"
+	ev.NetworkIANA = 6
+	ev.UserAgent = r.UserAgent
+	ev.HTTPMethod = r.RequestMethod
+	ev.HTTPVersion = strings.TrimPrefix(r.RequestProtocol, "HTTP/")
+	ev.HTTPStatusCode = r.ELBStatusCode
+	ev.URLOriginal = r.RequestURL
+	ev.URLDomain, ev.URLPath, ev.URLQuery = splitURL(r.RequestURL)
+	ev.ErrorCode = r.ErrorReason
+	ev.CloudProvider = "aws"
+	arn := r.TargetGroupARN
+	if arn == "" {
+		arn = r.ChosenCertARN
+	}
+	ev.CloudRegion, ev.CloudAccountID = arnRegionAccount(arn)
+	ev.Native = r
+}

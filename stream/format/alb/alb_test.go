@@ -1,0 +1,349 @@
+package alb_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/alb"
+	"github.com/gannet-sec/gannet/stream/gen"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// render is the stable JSON form of an event's common fields and Native
+// used by the golden files: zero common fields are left out.
+func render(ev *stream.Event) map[string]any {
+	m := map[string]any{}
+	put := func(k string, v any, zero bool) {
+		if !zero {
+			m[k] = v
+		}
+	}
+	put("@timestamp", ev.Timestamp.Format(time.RFC3339Nano), ev.Timestamp.IsZero())
+	put("event.dataset", ev.Format.Dataset(), ev.Format == stream.FormatUnknown)
+	put("event.kind", ev.Kind, ev.Kind == "")
+	put("event.category", ev.Category, len(ev.Category) == 0)
+	put("event.type", ev.Type, len(ev.Type) == 0)
+	put("event.action", ev.Action, ev.Action == "")
+	put("event.outcome", ev.Outcome, ev.Outcome == "")
+	put("event.provider", ev.Provider, ev.Provider == "")
+	for _, ep := range []struct {
+		name string
+		e    *stream.Endpoint
+	}{{"source", &ev.Source}, {"destination", &ev.Destination}} {
+		put(ep.name+".ip", ep.e.IP.String(), !ep.e.IP.IsValid())
+		put(ep.name+".port", ep.e.Port, ep.e.Port == 0)
+		put(ep.name+".address", ep.e.Address, ep.e.Address == "")
+		put(ep.name+".domain", ep.e.Domain, ep.e.Domain == "")
+		put(ep.name+".bytes", ep.e.Bytes, ep.e.Bytes == 0)
+		put(ep.name+".packets", ep.e.Packets, ep.e.Packets == 0)
+	}
+	put("user.name", ev.UserName, ev.UserName == "")
+	put("user.id", ev.UserID, ev.UserID == "")
+	put("user_agent.original", ev.UserAgent, ev.UserAgent == "")
+	put("http.request.method", ev.HTTPMethod, ev.HTTPMethod == "")
+	put("http.version", ev.HTTPVersion, ev.HTTPVersion == "")
+	put("http.response.status_code", ev.HTTPStatusCode, ev.HTTPStatusCode == 0)
+	put("url.original", ev.URLOriginal, ev.URLOriginal == "")
+	put("url.domain", ev.URLDomain, ev.URLDomain == "")
+	put("url.path", ev.URLPath, ev.URLPath == "")
+	put("url.query", ev.URLQuery, ev.URLQuery == "")
+	put("cloud.provider", ev.CloudProvider, ev.CloudProvider == "")
+	put("cloud.account.id", ev.CloudAccountID, ev.CloudAccountID == "")
+	put("cloud.region", ev.CloudRegion, ev.CloudRegion == "")
+	put("network.transport", ev.NetworkTransport, ev.NetworkTransport == "")
+	put("network.iana_number", ev.NetworkIANA, ev.NetworkIANA == 0)
+	put("network.direction", ev.NetworkDirection, ev.NetworkDirection == "")
+	put("network.bytes", ev.NetworkBytes, ev.NetworkBytes == 0)
+	put("network.packets", ev.NetworkPackets, ev.NetworkPackets == 0)
+	put("error.code", ev.ErrorCode, ev.ErrorCode == "")
+	put("error.message", ev.ErrorMessage, ev.ErrorMessage == "")
+	return m
+}
+
+func TestGolden(t *testing.T) {
+	logs, _ := filepath.Glob("testdata/*.log")
+	if len(logs) == 0 {
+		t.Fatal("no testdata/*.log")
+	}
+	for _, path := range logs {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := alb.NewParser()
+			var out []map[string]any
+			for i, line := range bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n")) {
+				var ev stream.Event
+				if err := p.Parse(&stream.Unit{Data: line}, &ev); err != nil {
+					t.Fatalf("line %d: %v", i+1, err)
+				}
+				if ev.Native == nil || ev.Native.Format() != stream.FormatALB {
+					t.Fatalf("line %d: Native %T", i+1, ev.Native)
+				}
+				out = append(out, map[string]any{"line": i + 1, "event": render(&ev), "native": ev.Native})
+			}
+			got, err := json.MarshalIndent(out, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := strings.TrimSuffix(path, ".log") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from parse output (run go test -update and review the diff)", golden)
+			}
+		})
+	}
+}
+
+const good = `https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/ HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" 1 2018-07-02T22:22:48.364000Z "authenticate,forward" "-" "-" "10.0.0.1:80" "200" "-" "-" TID_1234abcd5678ef90`
+
+func TestGoodLine(t *testing.T) {
+	var ev stream.Event
+	if err := alb.NewParser().Parse(&stream.Unit{Data: []byte(good + "\r\n")}, &ev); err != nil {
+		t.Fatal(err)
+	}
+	r := ev.Native.(*alb.Record)
+	if r.ConnTraceID != "TID_1234abcd5678ef90" || r.Extra != "" || r.TargetProcessingTime != 0.048 {
+		t.Errorf("record %+v", r)
+	}
+	if ev.URLDomain != "www.example.com" || ev.URLPath != "/" || ev.CloudAccountID != "123456789012" || ev.CloudRegion != "us-east-2" {
+		t.Errorf("event %+v", ev)
+	}
+	if want := time.Date(2018, 7, 2, 22, 23, 0, 186641000, time.UTC); !ev.Timestamp.Equal(want) || ev.Timestamp.Location() != time.UTC {
+		t.Errorf("timestamp %v", ev.Timestamp)
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	f := strings.Split(good, " ")
+	with := func(i int, v string) string {
+		g := append([]string(nil), f...)
+		g[i] = v
+		return strings.Join(g, " ")
+	}
+	cases := []struct {
+		name, line, code string
+	}{
+		{"empty", "", "alb_field_count"},
+		{"truncated", good[:200], "alb_field_count"},
+		{"few fields", strings.Join(f[:20], " "), "alb_field_count"},
+		{"unterminated quote", good[:strings.Index(good, `"curl`)+5], "alb_bad_quoting"},
+		{"unterminated quote in trailing", good + ` "abc`, "alb_bad_quoting"},
+		{"bad time", with(1, "2018-07-02 22:23:00Z"), "alb_bad_time"},
+		{"bad month", with(1, "2018-13-02T22:23:00.1Z"), "alb_bad_time"},
+		{"bad day", with(1, "2018-02-30T22:23:00.1Z"), "alb_bad_time"},
+		{"time not UTC", with(1, "2018-07-02T22:23:00.186641+01:00"), "alb_bad_time"},
+		{"bad creation time", with(23, "yesterday"), "alb_bad_time"},
+		{"bad client ip", with(3, "192.168.131.999:2817"), "alb_bad_address"},
+		{"client without port", with(3, "192.168.131.39"), "alb_bad_address"},
+		{"bad port", with(4, "10.0.0.1:99999"), "alb_bad_address"},
+		{"negative port", with(4, "10.0.0.1:-1"), "alb_bad_address"},
+		{"bad float", with(5, "0.0.1"), "alb_bad_number"},
+		{"NaN", with(6, "NaN"), "alb_bad_number"},
+		{"bad status", with(8, "2OO"), "alb_bad_number"},
+		{"bad bytes", with(11, "1e3"), "alb_bad_number"},
+		{"negative bytes", with(10, "-5"), "alb_bad_number"},
+		{"bad priority", with(22, "high"), "alb_bad_number"},
+		{"dash type", with(0, "-"), "alb_bad_type"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var ev stream.Event
+			err := alb.NewParser().Parse(&stream.Unit{Data: []byte(c.line)}, &ev)
+			if err == nil {
+				t.Fatalf("no error for %q", c.line)
+			}
+			if cl, _ := stream.ClassOf(err); cl != stream.Permanent {
+				t.Errorf("class %v", cl)
+			}
+			if r := stream.ReasonOf(err); r.Code != c.code {
+				t.Errorf("reason %v, want code %s", r, c.code)
+			}
+			if ev.Native != nil {
+				t.Errorf("Native set on error")
+			}
+		})
+	}
+}
+
+func TestSniff(t *testing.T) {
+	yes := []string{good, "h2 2026-01-01T00:00:00.000000Z x", "wss 2026-01-01T00:00:00Z"}
+	no := []string{
+		"",
+		"https",
+		"https 2018/07/02 22:23:00",
+		"2 123456789012 eni-0a1b2c3d4e5f6a7b8 10.0.1.5 10.0.2.9 443 49152 6 10 840 1620140661 1620140721 ACCEPT OK",
+		"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
+		"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - 3E57427F3EXAMPLE REST.GET.VERSIONING - \"GET /amzn-s3-demo-bucket1?versioning HTTP/1.1\" 200 - 113 - 7 - \"-\" \"S3Console/0.4\" -",
+		`{"eventVersion":"1.08"}`,
+	}
+	for _, s := range yes {
+		if !alb.Sniff([]byte(s)) {
+			t.Errorf("Sniff(%.40q) = false", s)
+		}
+	}
+	for _, s := range no {
+		if alb.Sniff([]byte(s)) {
+			t.Errorf("Sniff(%.40q) = true", s)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(good))
+	if data, err := os.ReadFile("testdata/alb.log"); err == nil {
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			f.Add(l)
+		}
+	}
+	f.Add([]byte(`http 2018-07-02T22:23:00Z a [::1]:1 [::1 - - - - - - - "`))
+	f.Add([]byte(`ws 2018-07-02T22:23:00.1234567891Z " " " " "`))
+	p := alb.NewParser()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var ev stream.Event
+		err := p.Parse(&stream.Unit{Data: data}, &ev)
+		if err != nil {
+			var e *stream.Error
+			if !errors.As(err, &e) || e.Class != stream.Permanent || !strings.HasPrefix(e.Reason.Code, "alb_") {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		r, ok := ev.Native.(*alb.Record)
+		if !ok || ev.Format != stream.FormatALB || r.Time.IsZero() || ev.Timestamp.Location() != time.UTC {
+			t.Fatalf("bad event %+v", ev)
+		}
+	})
+}
+
+func TestGenerate(t *testing.T) {
+	o := gen.Options{Count: 2000, Seed: 7}
+	var a, b bytes.Buffer
+	if err := alb.Generate(&a, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := alb.Generate(&b, o); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("same options, different output")
+	}
+	var c bytes.Buffer
+	o.Attacks = true
+	if err := alb.Generate(&c, o); err != nil {
+		t.Fatal(err)
+	}
+	clean := checkGenerated(t, a.Bytes(), o.Count, gen.DefaultStart)
+	if clean != 0 {
+		t.Errorf("%d attack lines without Attacks", clean)
+	}
+	attacks := checkGenerated(t, c.Bytes(), o.Count, gen.DefaultStart)
+	if attacks == 0 || attacks > o.Count/10 {
+		t.Errorf("%d attack lines of %d", attacks, o.Count)
+	}
+	for _, s := range append(append(append(append([]string{}, alb.SQLi...), alb.XSS...), alb.Traversal...), alb.ScannerAgents...) {
+		if !bytes.Contains(c.Bytes(), []byte(s)) {
+			t.Errorf("attack %q not generated", s)
+		}
+	}
+}
+
+// checkGenerated parses every line, checks order and sniffing, and returns
+// how many lines look like attacks.
+func checkGenerated(t *testing.T, data []byte, count int, start time.Time) int {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	p := alb.NewParser()
+	n, attacks := 0, 0
+	last := start
+	for sc.Scan() {
+		n++
+		line := sc.Bytes()
+		if !alb.Sniff(line) {
+			t.Fatalf("line %d does not sniff as ALB: %s", n, line)
+		}
+		var ev stream.Event
+		if err := p.Parse(&stream.Unit{Data: line}, &ev); err != nil {
+			t.Fatalf("line %d: %v\n%s", n, err, line)
+		}
+		if ev.Timestamp.Before(last) {
+			t.Fatalf("line %d: time goes back", n)
+		}
+		last = ev.Timestamp
+		if looksHostile(&ev) {
+			attacks++
+		}
+	}
+	if n != count {
+		t.Fatalf("%d lines, want %d", n, count)
+	}
+	return attacks
+}
+
+func looksHostile(ev *stream.Event) bool {
+	if ev.Source.IP.String() == gen.AttackerIP || ev.Source.IP.String() == gen.ScannerIP {
+		return true
+	}
+	u := strings.ToLower(ev.URLOriginal)
+	ua := strings.ToLower(ev.UserAgent)
+	for _, s := range []string{"'", "%27", "<", "%3c", "..", "%2e", "union", "select", "script", "etc/passwd"} {
+		if strings.Contains(u, s) {
+			return true
+		}
+	}
+	for _, s := range []string{"sqlmap", "nikto", "masscan", "nmap", "zgrab"} {
+		if strings.Contains(ua, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func BenchmarkParse(b *testing.B) {
+	var buf bytes.Buffer
+	if err := alb.Generate(&buf, gen.Options{Count: 4096, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n"))
+	b.Run("format=alb", func(b *testing.B) {
+		p := alb.NewParser()
+		var ev stream.Event
+		u := stream.Unit{}
+		b.SetBytes(int64(buf.Len() / len(lines)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			ev.Reset()
+			u.Data = lines[i%len(lines)]
+			if err := p.Parse(&u, &ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		reportCPU(b, c0)
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	})
+}
