@@ -1,0 +1,51 @@
+package elastic
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gannet-sec/gannet/stream"
+)
+
+// BenchmarkBulkEncode measures the bulk body encoder; bytes are output bytes.
+//
+//	go test ./sink/elastic -run '^$' -bench BulkEncode -benchtime=1s -count=1
+func BenchmarkBulkEncode(b *testing.B) {
+	for _, f := range []stream.Format{stream.FormatCloudTrail, stream.FormatALB, stream.FormatVPCFlow, stream.FormatRoute53Resolver} {
+		b.Run("format="+f.String(), func(b *testing.B) {
+			evs := fixtureEvents(f, 1000, 1)
+			var e Encoder
+			buf := make([]byte, 0, 4<<20)
+			for i := range evs {
+				buf = e.AppendBulkIndex(buf, &evs[i])
+			}
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for range b.N {
+				buf = buf[:0]
+				for i := range evs {
+					buf = e.AppendBulkIndex(buf, &evs[i])
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+			// The machine is shared: also report throughput per CPU second
+			// actually used by this process, which contention does not skew.
+			if d := cpuTime() - cpu0; d > 0 {
+				b.ReportMetric(float64(b.N)*float64(len(buf))/d.Seconds()/1e6, "MB/cpu-s")
+			}
+		})
+	}
+}
+
+// cpuTime is the user+system CPU time used by the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,297 @@
+package elastic
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gannet-sec/gannet/stream"
+)
+
+// nativeStringified lists, per JSON format, the top-level members of the
+// native record that are indexed as one JSON string (a text field) instead
+// of an object: their shape varies per API call / finding type and would
+// otherwise grow the mapping without bound (mapping explosion) and cause
+// type conflicts between events. The `flattened` type would be nicer but is
+// not in every distribution Gannet targets (ES integ-test/OSS builds lack it,
+// OpenSearch calls it flat_object since 2.7 only).
+var nativeStringified = map[stream.Format][]string{
+	stream.FormatCloudTrail: {"requestParameters", "responseElements", "additionalEventData",
+		"serviceEventDetails", "insightDetails", "edgeDeviceDetails", "addendum"},
+	stream.FormatGuardDuty: {"service", "resource", "detail"},
+	stream.FormatWAF: {"ruleGroupList", "rateBasedRuleList", "nonTerminatingMatchingRules",
+		"terminatingRuleMatchDetails", "captchaResponse", "challengeResponse"},
+	stream.FormatRoute53Resolver: {},
+}
+
+// embedsNative reports whether events of format f carry their raw JSON
+// record as an `aws.<format>` object. Text formats (ALB, VPC flow, S3 access)
+// and generic JSON keep the raw record in `event.original` until their typed
+// records get encoders of their own.
+func embedsNative(f stream.Format) bool {
+	_, ok := nativeStringified[f]
+	return ok
+}
+
+// Encoder writes Elasticsearch bulk bodies for events and alerts as ECS JSON.
+// It appends into caller-owned buffers and keeps only a scratch buffer, so
+// one Encoder serves one goroutine at a time.
+type Encoder struct {
+	// IndexPrefix starts every index name ("gannet" gives
+	// gannet-cloudtrail-2026.11.01); empty means "gannet".
+	IndexPrefix string
+	// Original adds the raw record as event.original (stored, not indexed)
+	// for formats whose record is embedded as an object anyway.
+	Original bool
+
+	scratch []byte // stringified native members
+	native  []byte // the compacted native record
+}
+
+func (e *Encoder) prefix() string {
+	if e.IndexPrefix == "" {
+		return DefaultIndexPrefix
+	}
+	return e.IndexPrefix
+}
+
+// EventTime is the time that places an event in its daily index: the event
+// timestamp, or the ingest time when the event has none (such events stay
+// idempotent only within the day).
+func EventTime(ev *stream.Event) time.Time {
+	if !ev.Timestamp.IsZero() {
+		return ev.Timestamp
+	}
+	return ev.Ingested
+}
+
+// AppendIndexName appends the daily index name of format f for time t:
+// <prefix>-<format>-YYYY.MM.DD.
+func (e *Encoder) AppendIndexName(dst []byte, f stream.Format, t time.Time) []byte {
+	dst = append(dst, e.prefix()...)
+	dst = append(dst, '-')
+	dst = append(dst, f.String()...)
+	dst = append(dst, '-')
+	return appendDay(dst, t)
+}
+
+// AppendBulkIndex appends one bulk "index" action for ev (its _id is the hex
+// event.id, so a retry overwrites) followed by the document, each line
+// terminated by '\n'.
+func (e *Encoder) AppendBulkIndex(dst []byte, ev *stream.Event) []byte {
+	dst = append(dst, `{"index":{"_index":"`...)
+	dst = e.AppendIndexName(dst, ev.Format, EventTime(ev))
+	dst = append(dst, `","_id":"`...)
+	dst = ev.ID.AppendHex(dst)
+	dst = append(dst, "\"}}\n"...)
+	dst = e.AppendDocument(dst, ev)
+	return append(dst, '\n')
+}
+
+// AppendDocument appends the ECS document of ev as one line of JSON.
+func (e *Encoder) AppendDocument(dst []byte, ev *stream.Event) []byte {
+	dst = append(dst, '{')
+	dst = timeField(dst, `"@timestamp":`, EventTime(ev))
+	dst = strField(dst, `"message":`, ev.Message)
+
+	var p int
+	dst, p = open(dst, `"event":`)
+	dst = append(key(dst, `"id":`), '"')
+	dst = ev.ID.AppendHex(dst)
+	dst = append(dst, '"')
+	dst = strField(dst, `"kind":`, ev.Kind)
+	dst = strList(dst, `"category":`, ev.Category)
+	dst = strList(dst, `"type":`, ev.Type)
+	dst = strField(dst, `"action":`, ev.Action)
+	dst = strField(dst, `"outcome":`, ev.Outcome)
+	dst = strField(dst, `"dataset":`, ev.Format.Dataset())
+	dst = strField(dst, `"module":`, "aws")
+	dst = strField(dst, `"provider":`, ev.Provider)
+	dst = intField(dst, `"severity":`, int64(ev.Severity))
+	dst = timeField(dst, `"ingested":`, ev.Ingested)
+	// The native record is validated and compacted first: when it is not
+	// one JSON object it is kept as event.original instead.
+	native := false
+	if embedsNative(ev.Format) && len(ev.Raw) > 0 {
+		var ok bool
+		e.native, ok = appendNativeObject(e.native[:0], ev.Raw, nativeStringified[ev.Format], &e.scratch)
+		native = ok
+	}
+	if len(ev.Raw) > 0 && (!native || e.Original) {
+		dst = appendBytesString(key(dst, `"original":`), ev.Raw)
+	}
+	dst = closeObj(dst, p)
+
+	dst = appendEndpoint(dst, `"source":`, &ev.Source)
+	dst = appendEndpoint(dst, `"destination":`, &ev.Destination)
+
+	dst, p = open(dst, `"user":`)
+	dst = strField(dst, `"name":`, ev.UserName)
+	dst = strField(dst, `"id":`, ev.UserID)
+	dst = closeObj(dst, p)
+	if ev.UserAgent != "" {
+		dst = append(key(dst, `"user_agent":`), `{"original":`...)
+		dst = append(appendString(dst, ev.UserAgent), '}')
+	}
+
+	dst, p = open(dst, `"http":`)
+	if ev.HTTPMethod != "" {
+		dst = append(key(dst, `"request":`), `{"method":`...)
+		dst = append(appendString(dst, ev.HTTPMethod), '}')
+	}
+	dst = strField(dst, `"version":`, ev.HTTPVersion)
+	if ev.HTTPStatusCode != 0 {
+		dst = append(key(dst, `"response":`), `{"status_code":`...)
+		dst = append(strconv.AppendInt(dst, int64(ev.HTTPStatusCode), 10), '}')
+	}
+	dst = closeObj(dst, p)
+
+	dst, p = open(dst, `"url":`)
+	dst = strField(dst, `"original":`, ev.URLOriginal)
+	dst = strField(dst, `"domain":`, ev.URLDomain)
+	dst = strField(dst, `"path":`, ev.URLPath)
+	dst = strField(dst, `"query":`, ev.URLQuery)
+	dst = closeObj(dst, p)
+
+	dst, p = open(dst, `"cloud":`)
+	dst = strField(dst, `"provider":`, ev.CloudProvider)
+	if ev.CloudAccountID != "" {
+		dst = append(key(dst, `"account":`), `{"id":`...)
+		dst = append(appendString(dst, ev.CloudAccountID), '}')
+	}
+	dst = strField(dst, `"region":`, ev.CloudRegion)
+	dst = closeObj(dst, p)
+
+	dst, p = open(dst, `"network":`)
+	dst = strField(dst, `"transport":`, ev.NetworkTransport)
+	dst = intField(dst, `"iana_number":`, int64(ev.NetworkIANA))
+	dst = strField(dst, `"direction":`, ev.NetworkDirection)
+	dst = intField(dst, `"bytes":`, ev.NetworkBytes)
+	dst = intField(dst, `"packets":`, ev.NetworkPackets)
+	dst = closeObj(dst, p)
+
+	dst, p = open(dst, `"dns":`)
+	if ev.DNSQuestionName != "" || ev.DNSQuestionType != "" {
+		var q int
+		dst, q = open(dst, `"question":`)
+		dst = strField(dst, `"name":`, ev.DNSQuestionName)
+		dst = strField(dst, `"type":`, ev.DNSQuestionType)
+		dst = closeObj(dst, q)
+	}
+	dst = strField(dst, `"response_code":`, ev.DNSResponseCode)
+	dst = closeObj(dst, p)
+
+	dst, p = open(dst, `"error":`)
+	dst = strField(dst, `"code":`, ev.ErrorCode)
+	dst = strField(dst, `"message":`, ev.ErrorMessage)
+	dst = closeObj(dst, p)
+
+	if len(ev.Threat) > 0 {
+		dst = append(key(dst, `"threat":`), `{"enrichments":[`...)
+		for i := range ev.Threat {
+			dst = appendEnrichment(sep(dst), &ev.Threat[i])
+		}
+		dst = append(dst, "]}"...)
+	}
+
+	dst = append(key(dst, `"gannet":`), `{"lineage":`...)
+	dst = appendLineage(dst, &ev.Lineage)
+	dst = append(dst, '}')
+
+	if native {
+		dst = append(key(dst, `"aws":{"`), ev.Format.String()...)
+		dst = append(dst, `":`...)
+		dst = append(dst, e.native...)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+func strList(dst []byte, k string, v []string) []byte {
+	if len(v) == 0 {
+		return dst
+	}
+	dst = append(key(dst, k), '[')
+	for i, s := range v {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, s)
+	}
+	return append(dst, ']')
+}
+
+func appendEndpoint(dst []byte, k string, ep *stream.Endpoint) []byte {
+	var p int
+	dst, p = open(dst, k)
+	if ep.IP.IsValid() {
+		dst = append(key(dst, `"ip":`), '"')
+		dst = ep.IP.Unmap().AppendTo(dst)
+		dst = append(dst, '"')
+	}
+	dst = intField(dst, `"port":`, int64(ep.Port))
+	dst = strField(dst, `"address":`, ep.Address)
+	dst = strField(dst, `"domain":`, ep.Domain)
+	dst = intField(dst, `"bytes":`, ep.Bytes)
+	dst = intField(dst, `"packets":`, ep.Packets)
+
+	g := &ep.Geo
+	var q int
+	dst, q = open(dst, `"geo":`)
+	dst = strField(dst, `"country_iso_code":`, g.CountryISOCode)
+	dst = strField(dst, `"country_name":`, g.CountryName)
+	dst = strField(dst, `"region_name":`, g.RegionName)
+	dst = strField(dst, `"city_name":`, g.CityName)
+	if g.Location.Valid && finite(g.Location.Lat) && finite(g.Location.Lon) {
+		dst = append(key(dst, `"location":`), `{"lat":`...)
+		dst = floatVal(dst, g.Location.Lat)
+		dst = append(dst, `,"lon":`...)
+		dst = floatVal(dst, g.Location.Lon)
+		dst = append(dst, '}')
+	}
+	dst = closeObj(dst, q)
+
+	if ep.AS.Number != 0 || ep.AS.OrganizationName != "" {
+		dst, q = open(dst, `"as":`)
+		dst = intField(dst, `"number":`, ep.AS.Number)
+		if ep.AS.OrganizationName != "" {
+			dst = append(key(dst, `"organization":`), `{"name":`...)
+			dst = append(appendString(dst, ep.AS.OrganizationName), '}')
+		}
+		dst = closeObj(dst, q)
+	}
+	return closeObj(dst, p)
+}
+
+// appendEnrichment writes one ECS threat.enrichments element.
+func appendEnrichment(dst []byte, t *stream.ThreatEnrichment) []byte {
+	dst = append(dst, `{"indicator":{`...)
+	dst = strField(dst, `"name":`, t.Indicator)
+	dst = strField(dst, `"type":`, t.Type)
+	dst = strField(dst, `"provider":`, t.Feed)
+	if t.Confidence != 0 {
+		dst = append(key(dst, `"confidence":"`), strconv.Itoa(int(t.Confidence))...)
+		dst = append(dst, '"')
+	}
+	dst = append(dst, `},"matched":{`...)
+	dst = strField(dst, `"field":`, t.MatchedField)
+	dst = strField(dst, `"atomic":`, t.MatchedValue)
+	dst = strField(dst, `"type":`, "indicator_match_rule")
+	return append(dst, "}}"...)
+}
+
+// appendLineage writes the gannet.lineage object.
+func appendLineage(dst []byte, l *stream.Lineage) []byte {
+	dst = append(dst, `{"kind":`...)
+	dst = appendString(dst, l.Kind.String())
+	dst = strField(dst, `"source":`, l.Source)
+	dst = strField(dst, `"shard":`, l.Shard)
+	dst = strField(dst, `"sequence":`, l.Sequence)
+	if l.SubSequence >= 0 && l.Kind == stream.OriginKinesis {
+		dst = strconv.AppendInt(key(dst, `"sub_sequence":`), l.SubSequence, 10)
+	}
+	dst = intField(dst, `"offset":`, l.Offset)
+	dst = strconv.AppendInt(key(dst, `"index":`), l.Index, 10)
+	dst = intField(dst, `"line":`, l.Line)
+	dst = strField(dst, `"log_event_id":`, l.LogEventID)
+	return append(dst, '}')
+}

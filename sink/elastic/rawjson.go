@@ -1,0 +1,312 @@
+package elastic
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
+
+// maxRawDepth bounds the nesting of an embedded native JSON record (ES's own
+// index.mapping.depth.limit is 20; deeper parts are stringified anyway).
+const maxRawDepth = 64
+
+// rawCopier copies a JSON text compactly (insignificant whitespace removed,
+// so it fits on one NDJSON line), validating it as it goes: strings keep
+// their escapes, raw control characters inside strings are escaped and
+// invalid UTF-8 becomes U+FFFD. Anything that is not JSON makes it fail, and
+// the caller falls back to a string field.
+type rawCopier struct {
+	src []byte
+	i   int
+}
+
+func (c *rawCopier) ws() {
+	for c.i < len(c.src) {
+		switch c.src[c.i] {
+		case ' ', '\t', '\n', '\r':
+			c.i++
+		default:
+			return
+		}
+	}
+}
+
+func (c *rawCopier) value(dst []byte, depth int) ([]byte, bool) {
+	c.ws()
+	if c.i >= len(c.src) {
+		return dst, false
+	}
+	switch b := c.src[c.i]; {
+	case b == '"':
+		return c.str(dst)
+	case b == '{':
+		return c.object(dst, depth)
+	case b == '[':
+		return c.array(dst, depth)
+	case b == 't':
+		return c.lit(dst, "true")
+	case b == 'f':
+		return c.lit(dst, "false")
+	case b == 'n':
+		return c.lit(dst, "null")
+	case b == '-' || (b >= '0' && b <= '9'):
+		return c.number(dst)
+	}
+	return dst, false
+}
+
+func (c *rawCopier) lit(dst []byte, lit string) ([]byte, bool) {
+	if len(c.src)-c.i < len(lit) || string(c.src[c.i:c.i+len(lit)]) != lit {
+		return dst, false
+	}
+	c.i += len(lit)
+	return append(dst, lit...), true
+}
+
+func (c *rawCopier) number(dst []byte) ([]byte, bool) {
+	s, i := c.src, c.i
+	digits := func() bool {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if s[i] == '-' {
+		i++
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if !digits() {
+		return dst, false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return dst, false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return dst, false
+		}
+	}
+	dst = append(dst, s[c.i:i]...)
+	c.i = i
+	return dst, true
+}
+
+func isHex(b byte) bool {
+	return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F')
+}
+
+// str copies a JSON string starting at the opening quote.
+func (c *rawCopier) str(dst []byte) ([]byte, bool) {
+	s := c.src
+	i := c.i + 1
+	dst = append(dst, '"')
+	for {
+		start := i
+		for i+8 <= len(s) && !specialIn8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		for i < len(s) && safeASCII[s[i]] {
+			i++
+		}
+		dst = append(dst, s[start:i]...)
+		if i >= len(s) {
+			return dst, false
+		}
+		switch b := s[i]; {
+		case b == '"':
+			c.i = i + 1
+			return append(dst, '"'), true
+		case b == '\\':
+			if i+1 >= len(s) {
+				return dst, false
+			}
+			switch e := s[i+1]; e {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				dst = append(dst, '\\', e)
+				i += 2
+			case 'u':
+				if i+6 > len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
+					return dst, false
+				}
+				dst = append(dst, s[i:i+6]...)
+				i += 6
+			default:
+				return dst, false
+			}
+		case b < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			i++
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, "\ufffd"...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+		}
+	}
+}
+
+func (c *rawCopier) object(dst []byte, depth int) ([]byte, bool) {
+	if depth >= maxRawDepth {
+		return dst, false
+	}
+	c.i++ // '{'
+	dst = append(dst, '{')
+	c.ws()
+	if c.i < len(c.src) && c.src[c.i] == '}' {
+		c.i++
+		return append(dst, '}'), true
+	}
+	for {
+		c.ws()
+		if c.i >= len(c.src) || c.src[c.i] != '"' {
+			return dst, false
+		}
+		var ok bool
+		if dst, ok = c.str(dst); !ok {
+			return dst, false
+		}
+		c.ws()
+		if c.i >= len(c.src) || c.src[c.i] != ':' {
+			return dst, false
+		}
+		c.i++
+		dst = append(dst, ':')
+		if dst, ok = c.value(dst, depth+1); !ok {
+			return dst, false
+		}
+		c.ws()
+		if c.i >= len(c.src) {
+			return dst, false
+		}
+		switch c.src[c.i] {
+		case ',':
+			c.i++
+			dst = append(dst, ',')
+		case '}':
+			c.i++
+			return append(dst, '}'), true
+		default:
+			return dst, false
+		}
+	}
+}
+
+func (c *rawCopier) array(dst []byte, depth int) ([]byte, bool) {
+	if depth >= maxRawDepth {
+		return dst, false
+	}
+	c.i++ // '['
+	dst = append(dst, '[')
+	c.ws()
+	if c.i < len(c.src) && c.src[c.i] == ']' {
+		c.i++
+		return append(dst, ']'), true
+	}
+	for {
+		var ok bool
+		if dst, ok = c.value(dst, depth+1); !ok {
+			return dst, false
+		}
+		c.ws()
+		if c.i >= len(c.src) {
+			return dst, false
+		}
+		switch c.src[c.i] {
+		case ',':
+			c.i++
+			dst = append(dst, ',')
+		case ']':
+			c.i++
+			return append(dst, ']'), true
+		default:
+			return dst, false
+		}
+	}
+}
+
+// appendNativeObject appends the JSON object raw, compacted and validated,
+// with the top-level members named in stringify turned into JSON strings
+// (their compact JSON text), so that deeply variable parts do not create
+// mappings. scratch is a reusable buffer. ok is false, and dst must be
+// discarded past its original length, when raw is not one JSON object.
+func appendNativeObject(dst, raw []byte, stringify []string, scratch *[]byte) ([]byte, bool) {
+	c := rawCopier{src: raw}
+	c.ws()
+	if c.i >= len(raw) || raw[c.i] != '{' {
+		return dst, false
+	}
+	c.i++
+	dst = append(dst, '{')
+	c.ws()
+	if c.i < len(raw) && raw[c.i] == '}' {
+		c.i++
+		dst = append(dst, '}')
+		c.ws()
+		return dst, c.i == len(raw)
+	}
+	for {
+		c.ws()
+		if c.i >= len(raw) || raw[c.i] != '"' {
+			return dst, false
+		}
+		keyStart := c.i + 1
+		var ok bool
+		if dst, ok = c.str(dst); !ok {
+			return dst, false
+		}
+		name := raw[keyStart : c.i-1]
+		c.ws()
+		if c.i >= len(raw) || raw[c.i] != ':' {
+			return dst, false
+		}
+		c.i++
+		dst = append(dst, ':')
+		c.ws()
+		if c.i < len(raw) && raw[c.i] != '"' && raw[c.i] != 'n' && listed(stringify, name) {
+			buf, ok := c.value((*scratch)[:0], 1)
+			*scratch = buf
+			if !ok {
+				return dst, false
+			}
+			dst = appendBytesString(dst, buf)
+		} else if dst, ok = c.value(dst, 1); !ok {
+			return dst, false
+		}
+		c.ws()
+		if c.i >= len(raw) {
+			return dst, false
+		}
+		switch raw[c.i] {
+		case ',':
+			c.i++
+			dst = append(dst, ',')
+		case '}':
+			c.i++
+			dst = append(dst, '}')
+			c.ws()
+			return dst, c.i == len(raw)
+		default:
+			return dst, false
+		}
+	}
+}
+
+func listed(names []string, name []byte) bool {
+	for _, n := range names {
+		if n == string(name) {
+			return true
+		}
+	}
+	return false
+}
