@@ -1,0 +1,411 @@
+package vpcflow_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/vpcflow"
+	"github.com/gannet-sec/gannet/stream/gen"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// render is the stable JSON form of an event's common fields and Native
+// used by the golden files: zero common fields are left out.
+func render(ev *stream.Event) map[string]any {
+	m := map[string]any{}
+	put := func(k string, v any, zero bool) {
+		if !zero {
+			m[k] = v
+		}
+	}
+	put("@timestamp", ev.Timestamp.Format(time.RFC3339Nano), ev.Timestamp.IsZero())
+	put("event.dataset", ev.Format.Dataset(), ev.Format == stream.FormatUnknown)
+	put("event.kind", ev.Kind, ev.Kind == "")
+	put("event.category", ev.Category, len(ev.Category) == 0)
+	put("event.type", ev.Type, len(ev.Type) == 0)
+	put("event.action", ev.Action, ev.Action == "")
+	put("event.outcome", ev.Outcome, ev.Outcome == "")
+	put("event.provider", ev.Provider, ev.Provider == "")
+	for _, ep := range []struct {
+		name string
+		e    *stream.Endpoint
+	}{{"source", &ev.Source}, {"destination", &ev.Destination}} {
+		put(ep.name+".ip", ep.e.IP.String(), !ep.e.IP.IsValid())
+		put(ep.name+".port", ep.e.Port, ep.e.Port == 0)
+		put(ep.name+".address", ep.e.Address, ep.e.Address == "")
+		put(ep.name+".domain", ep.e.Domain, ep.e.Domain == "")
+		put(ep.name+".bytes", ep.e.Bytes, ep.e.Bytes == 0)
+		put(ep.name+".packets", ep.e.Packets, ep.e.Packets == 0)
+	}
+	put("user.name", ev.UserName, ev.UserName == "")
+	put("user.id", ev.UserID, ev.UserID == "")
+	put("user_agent.original", ev.UserAgent, ev.UserAgent == "")
+	put("http.request.method", ev.HTTPMethod, ev.HTTPMethod == "")
+	put("http.version", ev.HTTPVersion, ev.HTTPVersion == "")
+	put("http.response.status_code", ev.HTTPStatusCode, ev.HTTPStatusCode == 0)
+	put("url.original", ev.URLOriginal, ev.URLOriginal == "")
+	put("url.domain", ev.URLDomain, ev.URLDomain == "")
+	put("url.path", ev.URLPath, ev.URLPath == "")
+	put("url.query", ev.URLQuery, ev.URLQuery == "")
+	put("cloud.provider", ev.CloudProvider, ev.CloudProvider == "")
+	put("cloud.account.id", ev.CloudAccountID, ev.CloudAccountID == "")
+	put("cloud.region", ev.CloudRegion, ev.CloudRegion == "")
+	put("network.transport", ev.NetworkTransport, ev.NetworkTransport == "")
+	put("network.iana_number", ev.NetworkIANA, ev.NetworkIANA == 0)
+	put("network.direction", ev.NetworkDirection, ev.NetworkDirection == "")
+	put("network.bytes", ev.NetworkBytes, ev.NetworkBytes == 0)
+	put("network.packets", ev.NetworkPackets, ev.NetworkPackets == 0)
+	put("error.code", ev.ErrorCode, ev.ErrorCode == "")
+	put("error.message", ev.ErrorMessage, ev.ErrorMessage == "")
+	return m
+}
+
+func TestGolden(t *testing.T) {
+	logs, _ := filepath.Glob("testdata/*.log")
+	if len(logs) == 0 {
+		t.Fatal("no testdata/*.log")
+	}
+	for _, path := range logs {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := vpcflow.NewParser(nil)
+			var out []map[string]any
+			for i, line := range bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n")) {
+				var ev stream.Event
+				err := p.Parse(&stream.Unit{Data: line}, &ev)
+				if errors.Is(err, stream.ErrSkip) {
+					out = append(out, map[string]any{"line": i + 1, "skipped": "header"})
+					continue
+				}
+				if err != nil {
+					t.Fatalf("line %d: %v", i+1, err)
+				}
+				if ev.Native == nil || ev.Native.Format() != stream.FormatVPCFlow {
+					t.Fatalf("line %d: Native %T", i+1, ev.Native)
+				}
+				out = append(out, map[string]any{"line": i + 1, "event": render(&ev), "native": ev.Native})
+			}
+			got, err := json.MarshalIndent(out, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := strings.TrimSuffix(path, ".log") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from parse output (run go test -update and review the diff)", golden)
+			}
+		})
+	}
+}
+
+const good = "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK"
+
+func parse(p stream.Parser, line string, hdr string) (*stream.Event, error) {
+	ev := &stream.Event{}
+	u := &stream.Unit{Data: []byte(line)}
+	if hdr != "" {
+		u.Context = &stream.UnitContext{Header: hdr}
+	}
+	return ev, p.Parse(u, ev)
+}
+
+func TestDefault(t *testing.T) {
+	ev, err := parse(vpcflow.NewParser(nil), good+"\r\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ev.Native.(*vpcflow.Record)
+	if r.DstPort != 22 || r.Bytes != 4249 || r.Action != "ACCEPT" || !r.Present.Has(vpcflow.FieldLogStatus) || r.Present.Has(vpcflow.FieldVPCID) {
+		t.Errorf("record %+v", r)
+	}
+	if ev.NetworkTransport != "tcp" || ev.Outcome != "success" || ev.CloudAccountID != "123456789010" || ev.Source.Packets != 20 {
+		t.Errorf("event %+v", ev)
+	}
+	if want := time.Unix(1418530010, 0).UTC(); !ev.Timestamp.Equal(want) || ev.Timestamp.Location() != time.UTC {
+		t.Errorf("timestamp %v", ev.Timestamp)
+	}
+}
+
+func TestConfiguredAndContextHeader(t *testing.T) {
+	line := "10.0.0.1 10.0.0.2 443 ingress"
+	// Configured LogFormat, as given to CreateFlowLogs.
+	p := vpcflow.NewParser([]string{"${srcaddr} ${dstaddr} ${dstport} ${flow-direction}"})
+	ev, err := parse(p, line, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.NetworkDirection != "ingress" || ev.Destination.Port != 443 {
+		t.Errorf("event %+v", ev)
+	}
+	// The same layout from the container's header; the default format would reject the line.
+	ev, err = parse(vpcflow.NewParser(nil), line, "srcaddr dstaddr dstport flow-direction")
+	if err != nil || ev.Destination.Port != 443 {
+		t.Fatalf("context header: %v %+v", err, ev)
+	}
+	// A bad configured field: every line fails, naming the field.
+	_, err = parse(vpcflow.NewParser([]string{"srcaddr", "dest-port"}), line, "")
+	if r := stream.ReasonOf(err); r.Code != "vpcflow_bad_format" || !strings.Contains(r.Detail, "dest-port") {
+		t.Errorf("bad config: %v", err)
+	}
+	if _, err := vpcflow.ParseFields([]string{"srcaddr srcaddr"}); err == nil {
+		t.Error("repeated field accepted")
+	}
+}
+
+func TestHeaderLine(t *testing.T) {
+	p := vpcflow.NewParser(nil)
+	if _, err := parse(p, "version srcaddr dstaddr action", ""); !errors.Is(err, stream.ErrSkip) {
+		t.Fatalf("header: %v", err)
+	}
+	ev, err := parse(p, "5 10.0.0.1 10.0.0.2 REJECT", "")
+	if err != nil || ev.Outcome != "failure" {
+		t.Fatalf("after header: %v %+v", err, ev)
+	}
+	_, err = parse(p, "version srcaddr dstaddr colour", "")
+	if r := stream.ReasonOf(err); r.Code != "vpcflow_bad_header" || !strings.Contains(r.Detail, `"colour"`) {
+		t.Errorf("unknown field in header: %v", err)
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	f := strings.Split(good, " ")
+	with := func(i int, v string) string {
+		g := append([]string(nil), f...)
+		g[i] = v
+		return strings.Join(g, " ")
+	}
+	cases := []struct{ name, line, code string }{
+		{"empty", "", "vpcflow_field_count"},
+		{"truncated", strings.Join(f[:9], " "), "vpcflow_field_count"},
+		{"truncated in a field", good[:40], "vpcflow_bad_address"},
+		{"too many", good + " extra", "vpcflow_field_count"},
+		{"double space", strings.Replace(good, " ", "  ", 1), "vpcflow_field_count"},
+		{"trailing space", good + " ", "vpcflow_field_count"},
+		{"bad version", with(0, "two"), "vpcflow_bad_number"},
+		{"bad srcaddr", with(3, "172.31.16.256"), "vpcflow_bad_address"},
+		{"bad dstaddr", with(4, "example.com"), "vpcflow_bad_address"},
+		{"bad srcport", with(5, "http"), "vpcflow_bad_port"},
+		{"port range", with(6, "65536"), "vpcflow_bad_port"},
+		{"negative port", with(6, "-22"), "vpcflow_bad_port"},
+		{"bad protocol", with(7, "tcp"), "vpcflow_bad_protocol"},
+		{"protocol range", with(7, "256"), "vpcflow_bad_protocol"},
+		{"bad packets", with(8, "2.5"), "vpcflow_bad_number"},
+		{"bad bytes", with(9, "-1"), "vpcflow_bad_number"},
+		{"bad start", with(10, "2014-12-14T04:06:50Z"), "vpcflow_bad_time"},
+		{"huge end", with(11, "99999999999999999"), "vpcflow_bad_time"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev, err := parse(vpcflow.NewParser(nil), c.line, "")
+			if err == nil {
+				t.Fatalf("no error for %q", c.line)
+			}
+			if cl, _ := stream.ClassOf(err); cl != stream.Permanent {
+				t.Errorf("class %v", cl)
+			}
+			if r := stream.ReasonOf(err); r.Code != c.code {
+				t.Errorf("reason %v, want code %s", r, c.code)
+			}
+			if ev.Native != nil {
+				t.Error("Native set on error")
+			}
+		})
+	}
+}
+
+func TestSniff(t *testing.T) {
+	yes := []string{
+		good,
+		"3 vpc-abcdefab012345678 subnet-aaaaaaaa012345678 i-01234567890123456 eni-1235b8ca123456789",
+		"2 unknown eni-0e2f1a2b3c4d5e6f7 198.51.100.7 10.0.1.5 51334 443 6 12 2048 1477913708 1477913820 ACCEPT OK",
+		"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
+	}
+	no := []string{
+		"",
+		"2",
+		"2 hello world",
+		"version 2",
+		"12 123456789012 eni-1",
+		"https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366",
+		"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - 3E57427F3EXAMPLE REST.GET.VERSIONING -",
+		`{"version":"0"}`,
+	}
+	for _, s := range yes {
+		if !vpcflow.Sniff([]byte(s)) {
+			t.Errorf("Sniff(%.40q) = false", s)
+		}
+	}
+	for _, s := range no {
+		if vpcflow.Sniff([]byte(s)) {
+			t.Errorf("Sniff(%.40q) = true", s)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(good), "")
+	logs, _ := filepath.Glob("testdata/*.log")
+	for _, path := range logs {
+		data, _ := os.ReadFile(path)
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			f.Add(l, "")
+		}
+	}
+	f.Add([]byte("10.0.0.1 - 443 ingress"), "srcaddr dstaddr dstport flow-direction")
+	f.Add([]byte("version"), "")
+	f.Fuzz(func(t *testing.T, data []byte, hdr string) {
+		p := vpcflow.NewParser(nil)
+		ev, err := parse(p, string(data), hdr)
+		if err != nil {
+			if errors.Is(err, stream.ErrSkip) {
+				return
+			}
+			var e *stream.Error
+			if !errors.As(err, &e) || e.Class != stream.Permanent || !strings.HasPrefix(e.Reason.Code, "vpcflow_") {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		if _, ok := ev.Native.(*vpcflow.Record); !ok || ev.Format != stream.FormatVPCFlow {
+			t.Fatalf("bad event %+v", ev)
+		}
+	})
+}
+
+func TestGenerate(t *testing.T) {
+	o := gen.Options{Count: 3000, Seed: 11}
+	var a, b, c bytes.Buffer
+	if err := vpcflow.Generate(&a, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := vpcflow.Generate(&b, o); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("same options, different output")
+	}
+	o.Attacks = true
+	if err := vpcflow.Generate(&c, o); err != nil {
+		t.Fatal(err)
+	}
+	st := checkGenerated(t, a.Bytes(), o.Count)
+	if st.hostile != 0 || st.maxRejectFanout >= 10 {
+		t.Errorf("clean traffic: %d hostile lines, max REJECT fan-out %d", st.hostile, st.maxRejectFanout)
+	}
+	st = checkGenerated(t, c.Bytes(), o.Count)
+	if st.scanPorts < 100 || st.scanReject*10 < st.scanLines*9 {
+		t.Errorf("scan: %d distinct ports, %d/%d rejected", st.scanPorts, st.scanReject, st.scanLines)
+	}
+	if st.attackerAccepted == 0 {
+		t.Error("no accepted traffic with the attacker")
+	}
+}
+
+type genStats struct {
+	hostile, scanLines, scanReject, scanPorts, attackerAccepted, maxRejectFanout int
+}
+
+func checkGenerated(t *testing.T, data []byte, count int) genStats {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	p := vpcflow.NewParser(nil)
+	var st genStats
+	scanPorts := map[int32]bool{}
+	rejectPorts := map[string]map[int32]bool{}
+	n := 0
+	var last time.Time
+	for sc.Scan() {
+		n++
+		if !vpcflow.Sniff(sc.Bytes()) {
+			t.Fatalf("line %d does not sniff: %s", n, sc.Bytes())
+		}
+		ev, err := parse(p, sc.Text(), "")
+		if err != nil {
+			t.Fatalf("line %d: %v\n%s", n, err, sc.Bytes())
+		}
+		if ev.Timestamp.Before(last) {
+			t.Fatalf("line %d: time goes back", n)
+		}
+		last = ev.Timestamp
+		src, dst := ev.Source.IP.String(), ev.Destination.IP.String()
+		if src == gen.ScannerIP || dst == gen.ScannerIP || src == gen.AttackerIP || dst == gen.AttackerIP {
+			st.hostile++
+		}
+		if src == gen.ScannerIP {
+			st.scanLines++
+			scanPorts[ev.Destination.Port] = true
+			if ev.Action == "REJECT" {
+				st.scanReject++
+			}
+		}
+		if (src == gen.AttackerIP || dst == gen.AttackerIP) && ev.Action == "ACCEPT" {
+			st.attackerAccepted++
+		}
+		if ev.Action == "REJECT" {
+			m := rejectPorts[src]
+			if m == nil {
+				m = map[int32]bool{}
+				rejectPorts[src] = m
+			}
+			m[ev.Destination.Port] = true
+			if src != gen.ScannerIP {
+				st.maxRejectFanout = max(st.maxRejectFanout, len(m))
+			}
+		}
+	}
+	if n != count {
+		t.Fatalf("%d lines, want %d", n, count)
+	}
+	st.scanPorts = len(scanPorts)
+	return st
+}
+
+func BenchmarkParse(b *testing.B) {
+	var buf bytes.Buffer
+	if err := vpcflow.Generate(&buf, gen.Options{Count: 4096, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n"))
+	b.Run("format=vpcflow", func(b *testing.B) {
+		p := vpcflow.NewParser(nil)
+		var ev stream.Event
+		u := stream.Unit{}
+		b.SetBytes(int64(buf.Len() / len(lines)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			ev.Reset()
+			u.Data = lines[i%len(lines)]
+			if err := p.Parse(&u, &ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		reportCPU(b, c0)
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	})
+}
