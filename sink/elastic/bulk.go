@@ -65,11 +65,12 @@ func (e *esError) text() string {
 var errorsFalse = []byte(`"errors":false`)
 
 // post sends one bulk body and returns the per-item outcomes (nil error per
-// successful item) or a request-level classified error.
-func (s *Sink) post(ctx context.Context, body []byte, n int) ([]error, error) {
+// successful item) or a request-level classified error with the HTTP status
+// (0 without a response).
+func (s *Sink) post(ctx context.Context, body []byte, n int) ([]error, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.bulkURL, bytes.NewReader(body))
 	if err != nil {
-		return nil, stream.NewPermanent("es_request", err)
+		return nil, 0, stream.NewPermanent("es_request", err)
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	if s.cfg.SigV4 != nil {
@@ -78,12 +79,12 @@ func (s *Sink) post(ctx context.Context, body []byte, n int) ([]error, error) {
 	}
 	resp, err := s.httpc.Do(req)
 	if err != nil {
-		return nil, classify(outcome{Err: err})
+		return nil, 0, classify(outcome{Err: err})
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return nil, classify(outcome{Err: err})
+		return nil, 0, classify(outcome{Err: err})
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		var er struct {
@@ -96,21 +97,21 @@ func (s *Sink) post(ctx context.Context, body []byte, n int) ([]error, error) {
 		} else if len(data) > 0 && len(data) < 512 {
 			o.Reason = string(bytes.TrimSpace(data))
 		}
-		return nil, classify(o)
+		return nil, resp.StatusCode, classify(o)
 	}
 	head := data
 	if len(head) > 128 {
 		head = head[:128]
 	}
 	if bytes.Contains(head, errorsFalse) {
-		return make([]error, n), nil
+		return make([]error, n), resp.StatusCode, nil
 	}
 	var br bulkResponse
 	if err := json.Unmarshal(data, &br); err != nil {
-		return nil, &stream.Error{Class: stream.Retryable, Reason: stream.Reason{Code: "es_bad_response", Detail: err.Error()}, Err: err}
+		return nil, resp.StatusCode, &stream.Error{Class: stream.Retryable, Reason: stream.Reason{Code: "es_bad_response", Detail: err.Error()}, Err: err}
 	}
 	if len(br.Items) != n {
-		return nil, &stream.Error{Class: stream.Retryable, Reason: stream.Reason{Code: "es_bad_response",
+		return nil, resp.StatusCode, &stream.Error{Class: stream.Retryable, Reason: stream.Reason{Code: "es_bad_response",
 			Detail: fmt.Sprintf("bulk response has %d items for %d actions", len(br.Items), n)}}
 	}
 	errs := make([]error, n)
@@ -123,7 +124,7 @@ func (s *Sink) post(ctx context.Context, body []byte, n int) ([]error, error) {
 			errs[i] = classify(o)
 		}
 	}
-	return errs, nil
+	return errs, resp.StatusCode, nil
 }
 
 // send delivers one chunk: it posts the actions, resends only the items
@@ -134,14 +135,14 @@ func (s *Sink) send(ctx context.Context, deadline time.Time, c *chunk, errs []er
 	items := c.items
 	body := c.buf
 	for attempt := 0; ; attempt++ {
-		itemErrs, reqErr := s.post(ctx, body, len(items))
+		itemErrs, status, reqErr := s.post(ctx, body, len(items))
 		var retry []bulkItem
 		var delay time.Duration
 		var last error
 		if reqErr != nil {
 			class, hint := stream.ClassOf(reqErr)
 			if class == stream.Permanent {
-				if len(items) > 1 && isTooLarge(reqErr) {
+				if len(items) > 1 && status == http.StatusRequestEntityTooLarge {
 					// Split a request the server found too large and send
 					// the halves on their own.
 					h := len(items) / 2
@@ -210,10 +211,6 @@ func (s *Sink) send(ctx context.Context, deadline time.Time, c *chunk, errs []er
 			items, body = c.items, c.buf
 		}
 	}
-}
-
-func isTooLarge(err error) bool {
-	return stream.ReasonOf(err).Code == "es_http_413"
 }
 
 // backoff is full-jitter exponential backoff: a random wait in
