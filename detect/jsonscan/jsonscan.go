@@ -336,8 +336,9 @@ func hex4(s []byte, i int) (rune, bool) {
 }
 
 // Visitor receives the values Walk reaches: b[start:end] is one scalar
-// value (string with its quotes, number, true/false/null), or an empty
-// object/array reached at the end of the path.
+// value (string with its quotes, number, true/false/null), or the first
+// byte of an object ('{') reached at the end of the path (followed by its
+// leaves), or of an empty array ('[').
 type Visitor interface {
 	Visit(b []byte, start, end int)
 }
@@ -345,7 +346,9 @@ type Visitor interface {
 // Walk visits every value reached from the value at b[i] by following path.
 // Arrays along the path are transparent (each element is followed with the
 // same remaining path), so a path reaches many values; an object or array
-// at the end of the path is expanded into all of its scalar leaves. When an
+// at the end of the path is expanded into all of its scalar leaves (an
+// object is also visited itself, first, so that it counts as a non-null
+// value). When an
 // object holds a key twice the last one wins, as in encoding/json.
 func Walk(b []byte, i int, path []string, v Visitor) {
 	walk(b, SkipWS(b, i), path, v, 0)
@@ -375,18 +378,14 @@ func walk(b []byte, i int, path []string, v Visitor, depth int) {
 		return
 	case '{':
 		if len(path) == 0 {
+			v.Visit(b, i, i+1)
 			it := NewMembers(b, i)
-			n := 0
 			for {
 				m, ok := it.Next()
 				if !ok {
 					break
 				}
-				n++
 				walk(b, m.VStart, nil, v, depth+1)
-			}
-			if n == 0 {
-				v.Visit(b, i, i+1)
 			}
 			return
 		}
