@@ -477,6 +477,9 @@ func (d *Decoder) scalar() {
 }
 
 func (d *Decoder) literal(lit string) bool {
+	if d.i >= len(d.s) {
+		return false
+	}
 	if strings.HasPrefix(d.s[d.i:], lit) {
 		d.i += len(lit)
 		return true
