@@ -214,7 +214,8 @@ type formatIndex struct {
 
 type indexField struct {
 	field   *Field
-	buckets map[string][]*Compiled
+	buckets map[string][]*Compiled // built at freeze, then turned into table
+	table   foldTable
 }
 
 // NewSet returns an empty Set.
@@ -545,6 +546,12 @@ func (s *Set) freeze() {
 					inf.buckets[k] = append(inf.buckets[k], r)
 				}
 			}
+		}
+	}
+	for fi := range s.byFormat {
+		for i := range s.byFormat[fi].fields {
+			f := &s.byFormat[fi].fields[i]
+			f.table = newFoldTable(f.buckets)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/bradleyjkemp/sigma-go/evaluator"
 
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/cloudtrail"
 )
 
 // corpusDir returns ../shared/corpus/<name> beside the repository root. When
@@ -121,12 +122,26 @@ func loadStratus(tb testing.TB) []corpusEvent {
 	return out
 }
 
-// eventOf builds the stream.Event detection sees. typed fills the common
-// fields the way a CloudTrail parser does (event.provider = eventSource,
-// event.action = eventName, …); without it only Raw is set.
-func eventOf(raw []byte, m map[string]any, typed bool) stream.Event {
+// Event modes: how much of the event the parser filled.
+const (
+	modeRaw    = iota // Raw only
+	modeTyped         // Raw and the common typed fields, no Native
+	modeNative        // what stream/format/cloudtrail's parser produces
+)
+
+var modeNames = [...]string{"raw", "typed", "native"}
+
+// eventOf builds the stream.Event detection sees in one of the modes.
+func eventOf(tb testing.TB, raw []byte, m map[string]any, mode int) stream.Event {
 	ev := stream.Event{Format: stream.FormatCloudTrail, Raw: raw}
-	if typed {
+	if mode == modeNative {
+		if err := cloudtrail.NewParser().Parse(&stream.Unit{Data: raw, Format: stream.FormatCloudTrail}, &ev); err != nil {
+			tb.Fatalf("cloudtrail parser: %v", err)
+		}
+		ev.Raw = raw
+		return ev
+	}
+	if mode == modeTyped {
 		s := func(k string) string { v, _ := m[k].(string); return v }
 		ev.Provider = s("eventSource")
 		ev.Action = s("eventName")
@@ -311,8 +326,9 @@ func TestDifferentialStratus(t *testing.T) {
 	disagreed := map[string]bool{}
 	for _, ev := range events {
 		flat := flatten(ev.m)
-		for _, typed := range []bool{false, true} {
-			sev := eventOf(ev.raw, ev.m, typed)
+		rawResult := make([]bool, len(rules))
+		for mode := range modeNames {
+			sev := eventOf(t, ev.raw, ev.m, mode)
 			indexed := map[*Compiled]bool{}
 			for _, c := range m.Match(&sev, nil) {
 				indexed[c] = true
@@ -320,11 +336,15 @@ func TestDifferentialStratus(t *testing.T) {
 			for i, cr := range rules {
 				got := m.Matches(comp[i], &sev)
 				if got != indexed[comp[i]] {
-					t.Errorf("%s on %s (typed=%v): full evaluation %v, indexed %v", cr.file, ev.name(), typed, got, indexed[comp[i]])
+					t.Errorf("%s on %s (%s): full evaluation %v, indexed %v", cr.file, ev.name(), modeNames[mode], got, indexed[comp[i]])
 				}
-				if typed {
+				if mode != modeRaw {
+					if got != rawResult[i] {
+						t.Errorf("%s on %s: %s event gives %v, raw-only event %v", cr.file, ev.name(), modeNames[mode], got, rawResult[i])
+					}
 					continue
 				}
+				rawResult[i] = got
 				if got {
 					matches++
 					if fired[cr.file] == nil {

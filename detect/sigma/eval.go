@@ -102,7 +102,7 @@ func (m *Matcher) Match(ev *stream.Event, dst []*Compiled) []*Compiled {
 			if !m.vals[i].scalar() {
 				continue
 			}
-			for _, r := range f.buckets[m.foldKey(m.vals[i].s)] {
+			for _, r := range f.table.get(m.vals[i].s) {
 				if m.seen[r.index] != m.gen {
 					m.seen[r.index] = m.gen
 					m.cands = append(m.cands, r)
@@ -151,6 +151,9 @@ func (m *Matcher) Values(f *Field, ev *stream.Event, dst []string) []string {
 
 // lookup appends the values of f in the current event to m.vals.
 func (m *Matcher) lookup(f *Field) {
+	if f.native != nil && m.ev.Native != nil && f.native(m) {
+		return
+	}
 	if f.typed != nil && (f.onlyFormat == stream.FormatUnknown || f.onlyFormat == m.ev.Format) {
 		if f.typed(m) {
 			return
@@ -259,34 +262,4 @@ func (m *Matcher) lower(v *val) string {
 		v.low = bufString(m.low, lo)
 	}
 	return v.low
-}
-
-// foldKey returns the index key of s (see foldString), using scratch space.
-func (m *Matcher) foldKey(s string) string {
-	ascii, upper := true, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-		if 'A' <= c && c <= 'Z' {
-			upper = true
-		}
-	}
-	if !ascii {
-		return foldString(s)
-	}
-	if !upper {
-		return s
-	}
-	lo := len(m.low)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		m.low = append(m.low, c)
-	}
-	return bufString(m.low, lo)
 }

@@ -22,6 +22,9 @@ type Field struct {
 	// onlyFormat restricts the typed path to events of one format
 	// (CloudTrail-native names); FormatUnknown means any.
 	onlyFormat stream.Format
+	// native reads a CloudTrail-native name from a *cloudtrail.Record in
+	// Event.Native (tried first); nil when the Record does not type it.
+	native func(m *Matcher) bool
 	// raw path: top-level key id and the rest of the path.
 	rawTop  int
 	rawRest []string
@@ -212,6 +215,9 @@ func (s *Set) field(name string) *Field {
 	f := &Field{Name: name}
 	if tf, ok := typedFields[name]; ok {
 		f.typed, f.onlyFormat, f.noRaw = tf.fn, tf.onlyFormat, tf.noRaw
+	}
+	if tf, ok := typedFields[name]; !ok || tf.onlyFormat == stream.FormatCloudTrail {
+		f.native = cloudtrailNative(name)
 	}
 	if !f.noRaw {
 		parts := strings.Split(name, ".")

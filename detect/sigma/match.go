@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"unicode"
@@ -123,10 +124,53 @@ func globMatch(toks []globTok, s string) bool {
 	}
 }
 
-// reMatch is the re modifier.
-type reMatch struct{ re *regexp.Regexp }
+// reMatch is the re modifier. need is a literal every match contains,
+// checked first (a substring search is far cheaper than the regexp).
+type reMatch struct {
+	re   *regexp.Regexp
+	need string
+}
 
-func (p reMatch) match(_ *Matcher, v *val) bool { return v.scalar() && p.re.MatchString(v.s) }
+func (p reMatch) match(_ *Matcher, v *val) bool {
+	if !v.scalar() || (p.need != "" && !strings.Contains(v.s, p.need)) {
+		return false
+	}
+	return p.re.MatchString(v.s)
+}
+
+// requiredLiteral returns the longest case-sensitive literal that every
+// match of expr contains, or "".
+func requiredLiteral(expr string) string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	re = re.Simplify()
+	lit := func(r *syntax.Regexp) string {
+		if r.Op == syntax.OpLiteral && r.Flags&syntax.FoldCase == 0 {
+			return string(r.Rune)
+		}
+		return ""
+	}
+	for re.Op == syntax.OpCapture && len(re.Sub) == 1 {
+		re = re.Sub[0]
+	}
+	if l := lit(re); l != "" {
+		return l
+	}
+	best := ""
+	if re.Op == syntax.OpConcat {
+		for _, sub := range re.Sub {
+			for sub.Op == syntax.OpCapture && len(sub.Sub) == 1 {
+				sub = sub.Sub[0]
+			}
+			if l := lit(sub); len(l) > len(best) {
+				best = l
+			}
+		}
+	}
+	return best
+}
 
 // cidrMatch is the cidr modifier.
 type cidrMatch struct{ p netip.Prefix }
@@ -343,7 +387,7 @@ func compileValue(s string, md mods, literal bool) (pattern, error) {
 		if err != nil {
 			return nil, fmt.Errorf("re %q: %w", s, err)
 		}
-		return reMatch{re}, nil
+		return reMatch{re: re, need: requiredLiteral(expr)}, nil
 	case "cidr":
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {

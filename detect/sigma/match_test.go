@@ -202,3 +202,19 @@ func TestFoldKeyAgreesWithEqualFold(t *testing.T) {
 		}
 	}
 }
+
+func TestRequiredLiteral(t *testing.T) {
+	cases := map[string]string{
+		".+:assumed-role/aws:.+": ":assumed-role/aws:",
+		"^abc$":                  "abc",
+		"(?i)abc":                "",
+		"a|b":                    "",
+		"x(abc)+y":               "x",
+		"(fo)bar":                "bar",
+	}
+	for expr, want := range cases {
+		if got := requiredLiteral(expr); got != want {
+			t.Errorf("%q: got %q, want %q", expr, got, want)
+		}
+	}
+}
