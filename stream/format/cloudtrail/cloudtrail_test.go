@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gannet-sec/gannet/stream"
-	"github.com/gannet-sec/gannet/stream/format/jsonlog/golden"
+	"github.com/gannet-sec/gannet/stream/format/jsonlog/formattest"
 	"github.com/gannet-sec/gannet/stream/gen"
 	gojson "github.com/goccy/go-json"
 )
@@ -44,11 +41,11 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := golden.Render(ev)
+			got, err := formattest.Render(ev)
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, strings.TrimSuffix(f, ".json")+".golden", got)
+			formattest.Check(t, strings.TrimSuffix(f, ".json")+".golden", got)
 		})
 	}
 }
@@ -358,7 +355,7 @@ func BenchmarkParse(b *testing.B) {
 		p := NewParser()
 		var ev stream.Event
 		var u stream.Unit
-		cpuLoop(b, len(data)/len(lines), func(i int) {
+		formattest.CPULoop(b, len(data)/len(lines), func(i int) {
 			ev.Reset()
 			u.Data = lines[i%len(lines)]
 			if err := p.Parse(&u, &ev); err != nil {
@@ -436,41 +433,12 @@ func BenchmarkReference(b *testing.B) {
 		fn   func([]byte, any) error
 	}{{"encoding-json", json.Unmarshal}, {"goccy-go-json", gojson.Unmarshal}} {
 		b.Run("decoder="+d.name, func(b *testing.B) {
-			cpuLoop(b, len(data)/len(lines), func(i int) {
+			formattest.CPULoop(b, len(data)/len(lines), func(i int) {
 				var r refRecord
 				if err := d.fn(lines[i%len(lines)], &r); err != nil {
 					b.Fatal(err)
 				}
 			})
 		})
-	}
-}
-
-// threadCPU returns the CPU time the calling OS thread has used. Benchmarks
-// lock their goroutine to a thread and report throughput per CPU-second
-// ("MB/cpu-s") beside the wall-clock figure, which a shared, loaded machine
-// distorts.
-func threadCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// cpuLoop runs fn b.N times on one locked thread and reports MB/cpu-s.
-func cpuLoop(b *testing.B, bytesPerOp int, fn func(i int)) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.SetBytes(int64(bytesPerOp))
-	b.ReportAllocs()
-	start := threadCPU()
-	i := 0
-	for b.Loop() {
-		fn(i)
-		i++
-	}
-	if cpu := threadCPU() - start; cpu > 0 {
-		b.ReportMetric(float64(bytesPerOp)*float64(i)/cpu.Seconds()/1e6, "MB/cpu-s")
 	}
 }

@@ -328,7 +328,7 @@ func (d *Decoder) Bool() bool {
 		case "false", "False", "FALSE", "":
 			return false
 		}
-		d.typeError("boolean")
+		d.fail(ErrType, "expected boolean, found string "+strconv.Quote(v))
 		return false
 	}
 	if d.err == nil {
@@ -372,7 +372,7 @@ func (d *Decoder) Int() int64 {
 	if f, err := strconv.ParseFloat(text, 64); err == nil {
 		return int64(f)
 	}
-	d.typeError("number")
+	d.fail(ErrType, "expected number, found string "+strconv.Quote(text))
 	return 0
 }
 
@@ -406,7 +406,7 @@ func (d *Decoder) Float() float64 {
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil {
-		d.typeError("number")
+		d.fail(ErrType, "expected number, found string "+strconv.Quote(text))
 		return 0
 	}
 	return f

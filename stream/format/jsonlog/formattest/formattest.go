@@ -1,13 +1,17 @@
-// Package golden renders parsed events as stable, indented JSON and compares
-// them with testdata/*.golden files, which `go test -update` rewrites. The
-// format parser tests use it; it is not used on the hot path.
-package golden
+// Package formattest is test support for the JSON format packages, in the
+// manner of net/http/httptest: it renders parsed events as stable, indented
+// JSON compared with testdata/*.golden files (which `go test -update`
+// rewrites), and measures benchmark throughput per CPU-second. It is not
+// used on the hot path.
+package formattest
 
 import (
 	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +27,7 @@ type endpoint struct {
 	Domain  string `json:"domain,omitempty"`
 	Bytes   int64  `json:"bytes,omitempty"`
 	Packets int64  `json:"packets,omitempty"`
+	Country string `json:"geo.country_iso_code,omitempty"`
 }
 
 type common struct {
@@ -65,7 +70,7 @@ type common struct {
 }
 
 func ep(e stream.Endpoint) *endpoint {
-	out := endpoint{Port: e.Port, Address: e.Address, Domain: e.Domain, Bytes: e.Bytes, Packets: e.Packets}
+	out := endpoint{Port: e.Port, Address: e.Address, Domain: e.Domain, Bytes: e.Bytes, Packets: e.Packets, Country: e.Geo.CountryISOCode}
 	if e.IP.IsValid() {
 		out.IP = e.IP.String()
 	}
@@ -121,5 +126,34 @@ func Check(t testing.TB, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the parse result (go test -update rewrites it); got:\n%s", path, got)
+	}
+}
+
+// threadCPU returns the CPU time used by the calling OS thread.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// CPULoop runs fn(i) for i = 0, 1, … while b.Loop() is true, on one locked
+// OS thread, with b.SetBytes(bytesPerOp) and b.ReportAllocs(). Beside the
+// wall-clock MB/s it reports "MB/cpu-s": bytes per CPU-second of that
+// thread, which a loaded, shared machine distorts less.
+func CPULoop(b *testing.B, bytesPerOp int, fn func(i int)) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.SetBytes(int64(bytesPerOp))
+	b.ReportAllocs()
+	start := threadCPU()
+	i := 0
+	for b.Loop() {
+		fn(i)
+		i++
+	}
+	if cpu := threadCPU() - start; cpu > 0 {
+		b.ReportMetric(float64(bytesPerOp)*float64(i)/cpu.Seconds()/1e6, "MB/cpu-s")
 	}
 }
