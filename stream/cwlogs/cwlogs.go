@@ -180,16 +180,29 @@ type Reader struct {
 }
 
 // Detect reports whether data (decompressed, leading whitespace allowed)
-// looks like a subscription payload: a JSON object whose first key is
-// "messageType". CloudWatch Logs always writes that key first; Reset
-// accepts any key order.
+// looks like a subscription payload: a JSON object whose first member is
+// "messageType" with the value DATA_MESSAGE or CONTROL_MESSAGE. CloudWatch
+// Logs always writes that member first; Reset accepts any order.
 func Detect(data []byte) bool {
 	i := jsonscan.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return false
 	}
 	i = jsonscan.SkipSpace(data, i+1)
-	return bytes.HasPrefix(data[i:], []byte(`"messageType"`))
+	if !bytes.HasPrefix(data[i:], []byte(`"messageType"`)) {
+		return false
+	}
+	i = jsonscan.SkipSpace(data, i+len(`"messageType"`))
+	if i >= len(data) || data[i] != ':' {
+		return false
+	}
+	return IsMessageType(data[jsonscan.SkipSpace(data, i+1):])
+}
+
+// IsMessageType reports whether v starts with the JSON string
+// "DATA_MESSAGE" or "CONTROL_MESSAGE".
+func IsMessageType(v []byte) bool {
+	return bytes.HasPrefix(v, []byte(`"`+DataMessage+`"`)) || bytes.HasPrefix(v, []byte(`"`+ControlMessage+`"`))
 }
 
 // Reset parses the header of a decompressed payload and prepares to walk
@@ -288,7 +301,10 @@ func (r *Reader) SubscriptionFilters(dst []string) ([]string, error) {
 	}
 	it := jsonscan.NewArrayIter(r.data[:e], s)
 	for it.Next() {
-		vs, ve := it.Value()
+		vs, ve, err := it.Value()
+		if err != nil {
+			break
+		}
 		v, err := stringValue(r.data[vs:ve])
 		if err != nil {
 			return dst, stream.Permanentf(CodeBadField, "subscriptionFilters: %v", err)
@@ -311,10 +327,9 @@ func (r *Reader) Next() bool {
 		r.hasEv = false
 		return false
 	}
-	s, e := r.events.Value()
-	r.ev = EventRef{Index: r.n, Raw: r.data[s:e]}
+	r.ev = EventRef{Index: r.n}
 	r.n++
-	r.ev.Err = r.readEvent(r.data[s:e])
+	r.readEvent(r.events.Start())
 	return true
 }
 
@@ -324,70 +339,91 @@ func (r *Reader) Event() *EventRef { return &r.ev }
 // Err returns the error that stopped the Reader, if any.
 func (r *Reader) Err() error { return r.err }
 
-func (r *Reader) readEvent(obj []byte) error {
-	if len(obj) == 0 || obj[0] != '{' {
-		return stream.Permanentf(CodeBadEvent, "log event %d is not an object", r.ev.Index)
+// readEvent reads the log event starting at r.data[s] in one pass and
+// tells the events iterator where it ended.
+func (r *Reader) readEvent(s int) {
+	b := r.data
+	idx := r.ev.Index
+	if b[s] != '{' {
+		_, e, _ := r.events.Value()
+		r.ev.Raw = b[s:max(e, s)]
+		r.ev.Err = stream.Permanentf(CodeBadEvent, "log event %d is not an object", idx)
+		return
 	}
-	it := jsonscan.NewObjectIter(obj, 0)
+	var bad error
+	badf := func(format string, args ...any) {
+		if bad == nil {
+			bad = stream.Permanentf(CodeBadEvent, format, args...)
+		}
+	}
 	var hasID, hasTS, hasMsg bool
+	it := jsonscan.NewObjectIter(b, s)
 	for it.Next() {
 		switch {
-		case it.KeyIs("id"):
-			s, e, err := it.Value()
+		case it.KeyIs("id"), it.KeyIs("message"):
+			isID := it.KeyIs("id")
+			name := "message"
+			if isID {
+				name = "id"
+			}
+			vs := it.ValueStart()
+			if b[vs] != '"' {
+				badf("log event %d: %s is not a string", idx, name)
+				continue
+			}
+			raw, e, esc, err := jsonscan.String(b, vs)
 			if err != nil {
-				continue // Next stops; Err reports it
+				continue // the object walk reports it
 			}
-			raw, _, esc, err := jsonscan.String(obj, s)
-			if err != nil || e != s+len(raw)+2 {
-				return stream.Permanentf(CodeBadEvent, "log event %d: id is not a string", r.ev.Index)
-			}
+			it.Consumed(e)
 			if esc {
-				if r.id, err = jsonscan.Unescape(r.id[:0], raw); err != nil {
-					return stream.Permanentf(CodeBadEvent, "log event %d: id: %v", r.ev.Index, err)
+				buf := &r.msg
+				if isID {
+					buf = &r.id
 				}
-				raw = r.id
+				if *buf, err = jsonscan.Unescape((*buf)[:0], raw); err != nil {
+					badf("log event %d: %s: %v", idx, name, err)
+					continue
+				}
+				raw = *buf
 			}
-			r.ev.ID, hasID = raw, true
+			if isID {
+				r.ev.ID, hasID = raw, true
+			} else {
+				r.ev.Message, hasMsg = raw, true
+			}
 		case it.KeyIs("timestamp"):
-			s, e, err := it.Value()
+			vs, ve, err := it.Value()
 			if err != nil {
-				continue // Next stops; Err reports it
+				continue
 			}
-			ts, ok := parseMillis(obj[s:e])
+			ts, ok := parseMillis(b[vs:ve])
 			if !ok {
-				return stream.Permanentf(CodeBadEvent, "log event %d: timestamp %.32q is not a number of milliseconds", r.ev.Index, obj[s:e])
+				badf("log event %d: timestamp %.32q is not a number of milliseconds", idx, b[vs:ve])
+				continue
 			}
 			r.ev.Timestamp, hasTS = ts, true
-		case it.KeyIs("message"):
-			s, e, err := it.Value()
-			if err != nil {
-				continue // Next stops; Err reports it
-			}
-			raw, _, esc, err := jsonscan.String(obj, s)
-			if err != nil || e != s+len(raw)+2 {
-				return stream.Permanentf(CodeBadEvent, "log event %d: message is not a string", r.ev.Index)
-			}
-			if esc {
-				if r.msg, err = jsonscan.Unescape(r.msg[:0], raw); err != nil {
-					return stream.Permanentf(CodeBadEvent, "log event %d: message: %v", r.ev.Index, err)
-				}
-				raw = r.msg
-			}
-			r.ev.Message, hasMsg = raw, true
 		}
 	}
 	if err := it.Err(); err != nil {
-		return stream.NewPermanent(CodeBadEvent, err)
+		// Cannot happen after Reset validated logEvents; stop cleanly.
+		_, e, _ := r.events.Value()
+		r.ev.Raw = b[s:max(e, s)]
+		r.ev.Err = stream.NewPermanent(CodeBadEvent, err)
+		return
 	}
+	r.events.Consumed(it.End())
+	r.ev.Raw = b[s:it.End()]
 	switch {
+	case bad != nil:
+		r.ev.Err = bad
 	case !hasID:
-		return stream.Permanentf(CodeBadEvent, "log event %d has no id", r.ev.Index)
+		r.ev.Err = stream.Permanentf(CodeBadEvent, "log event %d has no id", idx)
 	case !hasTS:
-		return stream.Permanentf(CodeBadEvent, "log event %d has no timestamp", r.ev.Index)
+		r.ev.Err = stream.Permanentf(CodeBadEvent, "log event %d has no timestamp", idx)
 	case !hasMsg:
-		return stream.Permanentf(CodeBadEvent, "log event %d has no message", r.ev.Index)
+		r.ev.Err = stream.Permanentf(CodeBadEvent, "log event %d has no message", idx)
 	}
-	return nil
 }
 
 // stringValue reads a JSON string value (null gives nil), allocating only

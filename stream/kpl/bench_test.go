@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // benchRecord builds a ~1 MiB aggregated record of user records of about
@@ -34,6 +35,7 @@ func BenchmarkDeaggregate(b *testing.B) {
 			var dst []UserRecord
 			b.SetBytes(int64(len(rec)))
 			b.ReportAllocs()
+			cpu0 := cpuTime()
 			for b.Loop() {
 				var err error
 				dst, err = r.Deaggregate(dst[:0], rec)
@@ -41,6 +43,7 @@ func BenchmarkDeaggregate(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu0, len(rec))
 		})
 		// The protobuf walk alone, to show what the MD5 digest costs.
 		b.Run(fmt.Sprintf("record=%d/verify=none", size), func(b *testing.B) {
@@ -49,6 +52,7 @@ func BenchmarkDeaggregate(b *testing.B) {
 			body := rec[len(Magic) : len(rec)-DigestLen]
 			b.SetBytes(int64(len(rec)))
 			b.ReportAllocs()
+			cpu0 := cpuTime()
 			for b.Loop() {
 				var err error
 				dst, err = r.parse(dst[:0], body)
@@ -56,6 +60,7 @@ func BenchmarkDeaggregate(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu0, len(rec))
 		})
 	}
 }
@@ -71,5 +76,12 @@ func BenchmarkAggregate(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// reportCPU reports MB per CPU second (see cpuTime).
+func reportCPU(b *testing.B, cpu0 time.Duration, size int) {
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(size)*float64(b.N)/cpu.Seconds()/1e6, "MB/cpu-s")
 	}
 }

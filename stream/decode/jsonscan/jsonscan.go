@@ -10,8 +10,10 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -170,28 +172,45 @@ func String(b []byte, i int) (raw []byte, end int, escaped bool, err error) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, i, false, syntaxErr(i, "expected a string")
 	}
-	start := i + 1
-	j := start
+	end, escaped, ok := scanString(b, i+1)
+	if !ok {
+		return nil, len(b), false, syntaxErr(len(b), "unterminated string")
+	}
+	return b[i+1 : end-1], end, escaped, nil
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// scanString finds the closing quote of a string whose content starts at
+// b[j]. It returns the index just past the quote and whether a backslash
+// was seen; 8 bytes at a time while no quote or backslash is in sight.
+func scanString(b []byte, j int) (end int, escaped, ok bool) {
 	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return nil, len(b), false, syntaxErr(len(b), "unterminated string")
-		}
-		q := j + k
-		// Count the backslashes before the quote: an odd number escapes it.
-		n := 0
-		for p := q - 1; p >= start && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			raw = b[start:q]
-			if !escaped {
-				escaped = bytes.IndexByte(raw, '\\') >= 0
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			q := x ^ (lsb * '"')
+			s := x ^ (lsb * '\\')
+			if m := ((q-lsb)&^q | (s-lsb)&^s) & msb; m != 0 {
+				j += bits.TrailingZeros64(m) / 8
+				break
 			}
-			return raw, q + 1, escaped, nil
+			j += 8
 		}
-		escaped = true
-		j = q + 1
+		if j >= len(b) {
+			return len(b), escaped, false
+		}
+		switch b[j] {
+		case '"':
+			return j + 1, escaped, true
+		case '\\':
+			escaped = true
+			j += 2
+		default:
+			j++
+		}
 	}
 }
 
@@ -271,16 +290,19 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// ArrayIter walks the elements of a JSON array without recursion into
-// them. The zero value is not usable; start with NewArrayIter.
+// ArrayIter walks the elements of a JSON array. An element is scanned
+// only when asked for (Value) or when the iteration moves on; a caller
+// that walks the element itself reports where it ended with Consumed.
+// Start with NewArrayIter.
 type ArrayIter struct {
-	b     []byte
-	i     int
-	first bool
-	done  bool
-	err   error
-	start int
-	end   int
+	b       []byte
+	i       int
+	first   bool
+	done    bool
+	pending bool
+	err     error
+	start   int
+	end     int
 }
 
 // NewArrayIter returns an iterator over the array that starts at b[i]
@@ -295,11 +317,21 @@ func NewArrayIter(b []byte, i int) ArrayIter {
 	return it
 }
 
+func (it *ArrayIter) fail(err error) bool {
+	it.err, it.done, it.pending = err, true, false
+	return false
+}
+
 // Next advances to the next element; it returns false at the end of the
 // array or on error (see Err).
 func (it *ArrayIter) Next() bool {
 	if it.done {
 		return false
+	}
+	if it.pending {
+		if _, _, err := it.Value(); err != nil {
+			return false
+		}
 	}
 	b := it.b
 	i := SkipSpace(b, it.i)
@@ -311,8 +343,7 @@ func (it *ArrayIter) Next() bool {
 		}
 	} else {
 		if i >= len(b) {
-			it.err, it.done = syntaxErr(i, "unexpected end of input in array"), true
-			return false
+			return it.fail(syntaxErr(i, "unexpected end of input in array"))
 		}
 		switch b[i] {
 		case ',':
@@ -321,21 +352,39 @@ func (it *ArrayIter) Next() bool {
 			it.i, it.done = i+1, true
 			return false
 		default:
-			it.err, it.done = syntaxErr(i, "expected ',' or ']' in array"), true
-			return false
+			return it.fail(syntaxErr(i, "expected ',' or ']' in array"))
 		}
 	}
-	end, err := skipValue(b, i, 1)
-	if err != nil {
-		it.err, it.done = err, true
-		return false
+	if i >= len(b) {
+		return it.fail(syntaxErr(i, "unexpected end of input, expected a value"))
 	}
-	it.start, it.end, it.i = i, end, end
+	it.start, it.end, it.i, it.pending = i, i, i, true
 	return true
 }
 
-// Value returns the bounds of the current element: b[start:end].
-func (it *ArrayIter) Value() (start, end int) { return it.start, it.end }
+// Start returns the index of the first byte of the current element.
+func (it *ArrayIter) Start() int { return it.start }
+
+// Value scans the current element and returns its bounds b[start:end].
+func (it *ArrayIter) Value() (start, end int, err error) {
+	if it.pending {
+		it.pending = false
+		end, err := skipValue(it.b, it.start, 1)
+		if err != nil {
+			it.fail(err)
+			return it.start, end, err
+		}
+		it.end, it.i = end, end
+	}
+	return it.start, it.end, it.err
+}
+
+// Consumed tells the iterator that the caller scanned the current element
+// itself and that it ends at end.
+func (it *ArrayIter) Consumed(end int) {
+	it.pending = false
+	it.end, it.i = end, end
+}
 
 // End returns the index just past the closing ']' once Next has returned
 // false without error.
