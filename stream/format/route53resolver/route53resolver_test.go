@@ -1,0 +1,197 @@
+package route53resolver
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/jsonlog/formattest"
+	"github.com/gannet-sec/gannet/stream/gen"
+)
+
+func parseBytes(data []byte) (*stream.Event, error) {
+	ev := &stream.Event{}
+	err := NewParser().Parse(&stream.Unit{Data: data}, ev)
+	return ev, err
+}
+
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.json")
+	if len(files) == 0 {
+		t.Fatal("no testdata")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !Sniff(data) {
+				t.Errorf("Sniff rejects %s", f)
+			}
+			ev, err := parseBytes(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := formattest.Render(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			formattest.Check(t, strings.TrimSuffix(f, ".json")+".golden", got)
+		})
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	for _, tc := range []struct{ name, in, code string }{
+		{"empty", ``, "route53resolver_invalid_json"},
+		{"array", `[{"query_name":"a."}]`, "route53resolver_not_object"},
+		{"truncated", `{"query_timestamp":"2021-02-04T17:51:55Z","query_name":"a`, "route53resolver_invalid_json"},
+		{"answers object", `{"query_timestamp":"2021-02-04T17:51:55Z","answers":{"Rdata":"x"}}`, "route53resolver_field_type"},
+		{"srcids string", `{"query_timestamp":"2021-02-04T17:51:55Z","srcids":"i-1"}`, "route53resolver_field_type"},
+		{"missing time", `{"query_name":"a."}`, "route53resolver_missing_field"},
+		{"bad time", `{"query_timestamp":"04/02/2021","query_name":"a."}`, "route53resolver_invalid_time"},
+		{"missing name", `{"query_timestamp":"2021-02-04T17:51:55Z"}`, "route53resolver_missing_field"},
+		{"too deep", `{"x":` + strings.Repeat(`{"a":`, 65) + `1` + strings.Repeat(`}`, 65) + `}`, "route53resolver_too_deep"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseBytes([]byte(tc.in))
+			if err == nil {
+				t.Fatalf("no error for %q", tc.in)
+			}
+			if c, _ := stream.ClassOf(err); c != stream.Permanent {
+				t.Errorf("class %v, want permanent", c)
+			}
+			if r := stream.ReasonOf(err); r.Code != tc.code || r.Detail == "" {
+				t.Errorf("reason %q, want code %q with a detail", r, tc.code)
+			}
+		})
+	}
+}
+func TestSniff(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"version":"1.100000","query_timestamp":"2021-02-04T17:51:55Z","query_name":"a."}`: true,
+		`{"eventVersion":"1.08","eventSource":"route53.amazonaws.com","query_name":"x"}`:    false,
+		`{"timestamp":1,"webaclId":"x","httpRequest":{}}`:                                   false,
+		`{"detail-type":"GuardDuty Finding","detail":{"type":"x"}}`:                         false,
+		`query_name query_timestamp`:                                                        false,
+	} {
+		if got := Sniff([]byte(in)); got != want {
+			t.Errorf("Sniff(%s) = %v, want %v", in, got, want)
+		}
+	}
+}
+func TestCommonFields(t *testing.T) {
+	data, _ := os.ReadFile("testdata/a_record_instance.json")
+	ev, err := parseBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.DNSQuestionName != "amazonaws.com" || ev.Source.Port != 51010 || ev.NetworkTransport != "udp" || ev.Outcome != "success" {
+		t.Errorf("common fields: %+v", ev)
+	}
+}
+func generate(t testing.TB, o gen.Options) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Generate(&b, o); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestGenerateDeterministic(t *testing.T) {
+	o := gen.Options{Count: 300, Seed: 7, Attacks: true}
+	a, b := generate(t, o), generate(t, o)
+	if !bytes.Equal(a, b) {
+		t.Fatal("same options gave different bytes")
+	}
+	if bytes.Equal(a, generate(t, gen.Options{Count: 300, Seed: 8, Attacks: true})) {
+		t.Fatal("different seeds gave the same bytes")
+	}
+	if n := bytes.Count(a, []byte("\n")); n != 300 {
+		t.Fatalf("%d lines, want 300", n)
+	}
+}
+
+type attacks struct{ bad, blocked, fromVictim int }
+
+func scan(t *testing.T, data []byte) attacks {
+	var a attacks
+	victims := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for line := 1; sc.Scan(); line++ {
+		raw := append([]byte(nil), sc.Bytes()...)
+		if !Sniff(raw) {
+			t.Fatalf("line %d: Sniff rejects it", line)
+		}
+		ev, err := parseBytes(raw)
+		if err != nil {
+			t.Fatalf("line %d: %v\n%s", line, err, raw)
+		}
+		if strings.HasSuffix(ev.DNSQuestionName, "."+gen.BadDomain) || ev.DNSQuestionName == gen.BadDomain {
+			a.bad++
+			victims[ev.Source.IP.String()] = true
+		}
+		if ev.Action == "block" {
+			a.blocked++
+		}
+	}
+	a.fromVictim = len(victims)
+	return a
+}
+
+func TestGenerateClean(t *testing.T) {
+	if a := scan(t, generate(t, gen.Options{Count: 3000, Seed: 1})); a != (attacks{}) {
+		t.Fatalf("clean traffic contains attacks: %+v", a)
+	}
+}
+
+func TestGenerateAttacks(t *testing.T) {
+	for _, count := range []int{7, 100, 3000} {
+		a := scan(t, generate(t, gen.Options{Count: count, Seed: 2, Attacks: true}))
+		if want := (attacks{bad: 7, blocked: 1, fromVictim: 1}); a != want {
+			t.Errorf("count %d: %+v, want %+v", count, a, want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.json")
+	for _, fn := range files {
+		data, _ := os.ReadFile(fn)
+		f.Add(data)
+	}
+	f.Add([]byte(`{"query_timestamp":"2021-02-04T17:51:55+01:00","query_name":"\u00e9.","answers":[null,1,{"Rdata":2}],"srcport":"x"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ev, err := parseBytes(data)
+		if err != nil {
+			if c, _ := stream.ClassOf(err); c != stream.Permanent || !strings.HasPrefix(stream.ReasonOf(err).Code, "route53resolver_") {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		_ = ev.Native.(*Record)
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	data := generate(b, gen.Options{Count: 2000, Seed: 1, Attacks: true})
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	b.Run("format=route53resolver", func(b *testing.B) {
+		p := NewParser()
+		var ev stream.Event
+		var u stream.Unit
+		formattest.CPULoop(b, len(data)/len(lines), func(i int) {
+			ev.Reset()
+			u.Data = lines[i%len(lines)]
+			if err := p.Parse(&u, &ev); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
