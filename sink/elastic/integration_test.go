@@ -135,7 +135,7 @@ func integration(t *testing.T, url string, client *es.Client) {
 		if n := count(alias, geo); n != total {
 			t.Errorf("geo_distance: %d, want %d", n, total)
 		}
-		m, err := client.GetFieldMapping().Index(prefix + "-vpcflow-2026.11.01").Field("source.ip", "source.geo.location", "@timestamp", "event.id").Do(ctx)
+		m, err := client.GetFieldMapping().Index(prefix+"-vpcflow-2026.11.01").Field("source.ip", "source.geo.location", "@timestamp", "event.id").Do(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
