@@ -94,7 +94,9 @@ func record(layout Layout, n Network) mmdbtype.Map {
 			"timezone":     mmdbtype.String(""),
 		}
 	}
-	en := func(s string) mmdbtype.Map { return mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(s), "de": mmdbtype.String(s + " (de)")}} }
+	en := func(s string) mmdbtype.Map {
+		return mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(s), "de": mmdbtype.String(s + " (de)")}}
+	}
 	m := mmdbtype.Map{
 		"country":  mmdbtype.Map{"iso_code": mmdbtype.String(n.Country), "names": mmdbtype.Map{"en": mmdbtype.String(n.CountryName)}},
 		"location": mmdbtype.Map{"latitude": mmdbtype.Float64(n.Lat), "longitude": mmdbtype.Float64(n.Lon), "accuracy_radius": mmdbtype.Uint16(50)},
