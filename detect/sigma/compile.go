@@ -195,6 +195,9 @@ type Compiled struct {
 	formats []bool
 }
 
+// Index is the rule's position in its Set (the order rules were added).
+func (c *Compiled) Index() int { return c.index }
+
 // Set is a collection of compiled detection rules with their index. Add
 // rules, then make Matchers; a Set is read-only (and safe to share between
 // goroutines) once the first Matcher exists.
@@ -205,6 +208,9 @@ type Set struct {
 	topNames []string
 	byFormat []formatIndex
 	frozen   bool
+	// Placeholders are the values of %name% placeholders used with the
+	// expand modifier; set them before adding rules.
+	Placeholders map[string][]string
 }
 
 type formatIndex struct {
@@ -421,8 +427,28 @@ func (s *Set) compileField(fm *FieldMatcher) (node, error) {
 		}
 		return n, nil
 	}
+	values := fm.Values
+	if md.expand {
+		values = nil
+		for _, v := range fm.Values {
+			name := strings.Trim(v.S, "%")
+			if v.Null || len(v.S) < 3 || v.S[0] != '%' || v.S[len(v.S)-1] != '%' {
+				return nil, fmt.Errorf("%s|expand: %q is not a %%placeholder%%", fm.Field, v.S)
+			}
+			list, ok := s.Placeholders[name]
+			if !ok {
+				return nil, fmt.Errorf("%s|expand: placeholder %%%s%% is not defined", fm.Field, name)
+			}
+			for _, x := range list {
+				values = append(values, Value{S: x})
+			}
+		}
+		if len(values) == 0 {
+			return nil, fmt.Errorf("%s|expand: placeholders expand to no value", fm.Field)
+		}
+	}
 	plainEq := md.cmp == "" && !md.windash && !md.hasEncoded
-	for _, v := range fm.Values {
+	for _, v := range values {
 		if v.Null {
 			if md.cmp != "" || md.hasEncoded {
 				return nil, fmt.Errorf("%s: null value with modifier %s", fm.Field, md.cmp)

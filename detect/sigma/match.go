@@ -226,6 +226,7 @@ type mods struct {
 	reI, reM   bool
 	reS        bool
 	hasEncoded bool
+	expand     bool
 }
 
 func parseMods(list []string) (mods, error) {
@@ -260,7 +261,7 @@ func parseMods(list []string) (mods, error) {
 		case "s", "dotall":
 			md.reS = true
 		case "expand":
-			return md, fmt.Errorf("modifier expand (placeholders) is not supported")
+			md.expand = true
 		default:
 			return md, fmt.Errorf("unknown modifier %q", x)
 		}

@@ -162,7 +162,7 @@ func TestLoadErrors(t *testing.T) {
 		{"aggregation", "  s:\n    a: x\n  condition: s | count() > 5", "aggregation"},
 		{"bad regexp", "  s:\n    a|re: '(?<=x)'\n  condition: s", "re"},
 		{"bad cidr", "  s:\n    a|cidr: 10.0.0/8\n  condition: s", "cidr"},
-		{"expand", "  s:\n    a|expand: '%x%'\n  condition: s", "placeholders"},
+		{"expand undefined", "  s:\n    a|expand: '%x%'\n  condition: s", "not defined"},
 		{"pattern matches nothing", "  s:\n    a: x\n  condition: 1 of nope*", "matches no search"},
 		{"bad condition", "  s:\n    a: x\n  condition: s and", "ends early"},
 	}
@@ -215,6 +215,26 @@ func TestRequiredLiteral(t *testing.T) {
 	for expr, want := range cases {
 		if got := requiredLiteral(expr); got != want {
 			t.Errorf("%q: got %q, want %q", expr, got, want)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	rules, err := Parse([]byte(ruleYAML("  s:\n    awsRegion|expand: '%regions%'\n  condition: s")), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSet()
+	s.Placeholders = map[string][]string{"regions": {"eu-west-1", "us-east-1"}}
+	c, err := s.Add(rules[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.NewMatcher()
+	for raw, want := range map[string]bool{`{"awsRegion":"US-EAST-1"}`: true, `{"awsRegion":"ap-south-1"}`: false} {
+		ev := stream.Event{Format: stream.FormatCloudTrail, Raw: []byte(raw)}
+		if got := m.Matches(c, &ev); got != want {
+			t.Errorf("%s: got %v, want %v", raw, got, want)
 		}
 	}
 }
