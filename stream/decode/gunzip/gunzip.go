@@ -73,8 +73,9 @@ func (f *Inflater) Inflate(dst, gz []byte, limit int64) ([]byte, error) {
 		dst = make([]byte, 0, want)
 	}
 	for {
-		if len(dst) == cap(dst) {
-			if int64(cap(dst)) >= limit {
+		room := min(int64(cap(dst)), limit) - int64(len(dst))
+		if room == 0 {
+			if int64(len(dst)) >= limit {
 				// Full at the limit: one more byte means too large.
 				n, err := f.zr.Read(f.one[:])
 				if n > 0 {
@@ -93,8 +94,9 @@ func (f *Inflater) Inflate(dst, gz []byte, limit int64) ([]byte, error) {
 			grown := make([]byte, len(dst), n)
 			copy(grown, dst)
 			dst = grown
+			continue
 		}
-		n, err := f.zr.Read(dst[len(dst):cap(dst)])
+		n, err := f.zr.Read(dst[len(dst) : len(dst)+int(room)])
 		dst = dst[:len(dst)+n]
 		if err == io.EOF {
 			return dst, nil
