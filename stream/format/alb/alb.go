@@ -124,17 +124,13 @@ func bad(code, field, val string) error {
 
 // parseLine fills r from one line (already a stable string).
 func parseLine(s string, r *Record) error {
-	sc := scanner{s: s}
-	var f [minFields]string
-	for i := range f {
-		tok, _, ok, badq := sc.next()
-		if !ok {
-			return stream.Permanentf("alb_field_count", "%d fields, want at least %d", i, minFields)
-		}
-		if badq {
-			return stream.Permanentf("alb_bad_quoting", "field %d (%s): unterminated quoted field", i+1, fieldNames[i])
-		}
-		f[i] = tok
+	var f [len(fieldNames)]string
+	n, rest, badq := split(s, f[:])
+	if badq >= 0 {
+		return stream.Permanentf("alb_bad_quoting", "field %d (%s): unterminated quoted field", badq+1, fieldNames[badq])
+	}
+	if n < minFields {
+		return stream.Permanentf("alb_field_count", "%d fields, want at least %d", n, minFields)
 	}
 	r.Type = f[0]
 	if r.Type == "" || r.Type == "-" {
@@ -145,45 +141,32 @@ func parseLine(s string, r *Record) error {
 		return bad("alb_bad_time", "time", f[1])
 	}
 	r.ELB = dash(f[2])
-	if r.ClientIP, _, r.ClientPort, ok = splitHostPort(f[3]); !ok {
+	if r.ClientIP, r.ClientPort, ok = splitHostPort(f[3]); !ok {
 		return bad("alb_bad_address", "client:port", f[3])
 	}
-	if r.TargetIP, _, r.TargetPort, ok = splitHostPort(f[4]); !ok {
+	if r.TargetIP, r.TargetPort, ok = splitHostPort(f[4]); !ok {
 		return bad("alb_bad_address", "target:port", f[4])
 	}
-	for i, dst := range [3]*float64{&r.RequestProcessingTime, &r.TargetProcessingTime, &r.ResponseProcessingTime} {
-		v := f[5+i]
-		if v == "-" {
-			*dst = -1
-			continue
-		}
-		if *dst, ok = parseFloat(v); !ok {
-			return bad("alb_bad_number", fieldNames[5+i], v)
-		}
+	if r.RequestProcessingTime, ok = seconds(f[5]); !ok {
+		return bad("alb_bad_number", "request_processing_time", f[5])
 	}
-	for i, dst := range [2]*int32{&r.ELBStatusCode, &r.TargetStatusCode} {
-		v := f[8+i]
-		if v == "-" {
-			*dst = 0
-			continue
-		}
-		n, ok := atoi(v)
-		if !ok || n < 0 || n > 999 {
-			return bad("alb_bad_number", fieldNames[8+i], v)
-		}
-		*dst = int32(n)
+	if r.TargetProcessingTime, ok = seconds(f[6]); !ok {
+		return bad("alb_bad_number", "target_processing_time", f[6])
 	}
-	for i, dst := range [2]*int64{&r.ReceivedBytes, &r.SentBytes} {
-		v := f[10+i]
-		if v == "-" {
-			*dst = 0
-			continue
-		}
-		n, ok := atoi(v)
-		if !ok || n < 0 {
-			return bad("alb_bad_number", fieldNames[10+i], v)
-		}
-		*dst = n
+	if r.ResponseProcessingTime, ok = seconds(f[7]); !ok {
+		return bad("alb_bad_number", "response_processing_time", f[7])
+	}
+	if r.ELBStatusCode, ok = status(f[8]); !ok {
+		return bad("alb_bad_number", "elb_status_code", f[8])
+	}
+	if r.TargetStatusCode, ok = status(f[9]); !ok {
+		return bad("alb_bad_number", "target_status_code", f[9])
+	}
+	if r.ReceivedBytes, ok = count(f[10]); !ok {
+		return bad("alb_bad_number", "received_bytes", f[10])
+	}
+	if r.SentBytes, ok = count(f[11]); !ok {
+		return bad("alb_bad_number", "sent_bytes", f[11])
 	}
 	r.Request = f[12]
 	r.RequestMethod, r.RequestURL, r.RequestProtocol = splitRequest(f[12])
@@ -213,19 +196,39 @@ func parseLine(s string, r *Record) error {
 	r.TargetStatusCodeList = dash(f[26])
 	r.Classification = dash(f[27])
 	r.ClassificationReason = dash(f[28])
-	// Optional trailing fields, in documented order.
-	for _, dst := range [4]*string{&r.ConnTraceID, &r.TransformedHost, &r.TransformedURI, &r.RequestTransformStatus} {
-		tok, _, ok, badq := sc.next()
-		if !ok {
-			return nil
-		}
-		if badq {
-			return stream.Permanentf("alb_bad_quoting", "field %d (%s): unterminated quoted field", sc.n, fieldNames[sc.n-1])
-		}
-		*dst = dash(tok)
-	}
-	r.Extra = sc.rest()
+	// Optional trailing fields, in documented order ("" when absent).
+	r.ConnTraceID = dash(f[29])
+	r.TransformedHost = dash(f[30])
+	r.TransformedURI = dash(f[31])
+	r.RequestTransformStatus = dash(f[32])
+	r.Extra = s[rest:]
 	return nil
+}
+
+// seconds parses a processing time; "-" is -1, like AWS's own "not applicable".
+func seconds(v string) (float64, bool) {
+	if v == "-" {
+		return -1, true
+	}
+	return parseFloat(v)
+}
+
+// status parses an HTTP status code; "-" is 0.
+func status(v string) (int32, bool) {
+	if v == "-" {
+		return 0, true
+	}
+	n, ok := atoi(v)
+	return int32(n), ok && n >= 0 && n <= 999
+}
+
+// count parses a byte count; "-" is 0.
+func count(v string) (int64, bool) {
+	if v == "-" {
+		return 0, true
+	}
+	n, ok := atoi(v)
+	return n, ok && n >= 0
 }
 
 // fieldNames are the documented field names, in line order.

@@ -2,6 +2,7 @@ package alb
 
 import (
 	"math"
+	"math/bits"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -59,64 +60,50 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
-// scanner walks the space-separated fields of one line. A field starting
-// with a double quote runs to the next unescaped quote that is followed by a
-// space or the end of the line, so quotes inside a value survive.
-type scanner struct {
-	s   string
-	pos int
-	n   int // fields read so far
-}
-
-func (sc *scanner) more() bool { return sc.pos < len(sc.s) }
-
-// next returns the next field, without its quotes. ok is false at the end
-// of the line; bad is true for an unterminated quoted field.
-func (sc *scanner) next() (tok string, quoted, ok, bad bool) {
-	s, i := sc.s, sc.pos
-	if i >= len(s) {
-		return "", false, false, false
-	}
-	sc.n++
-	if s[i] == '"' {
+// split cuts s into at most len(f) space-separated fields and returns how
+// many it found, the offset of the unread rest of the line, and the index of
+// an unterminated quoted field (-1 if none). A field starting with a double
+// quote runs to the next unescaped quote that is followed by a space or the
+// end of the line (so quotes inside a value survive); its quotes are
+// removed.
+func split(s string, f []string) (n, rest, bad int) {
+	i := 0
+	for n < len(f) && i < len(s) {
+		if s[i] != '"' {
+			j := indexSpace(s, i)
+			f[n] = s[i:j]
+			n++
+			i = j + 1
+			continue
+		}
+		// "-" is the most common quoted value.
+		if i+2 < len(s) && s[i+1] == '-' && s[i+2] == '"' && (i+3 == len(s) || s[i+3] == ' ') {
+			f[n] = s[i+1 : i+2]
+			n++
+			i += 4
+			continue
+		}
 		j := i + 1
 		for {
 			k := strings.IndexByte(s[j:], '"')
 			if k < 0 {
-				sc.pos = len(s)
-				return s[i+1:], true, true, true
+				f[n] = s[i+1:]
+				return n + 1, len(s), n
 			}
 			q := j + k
 			j = q + 1
 			if s[q-1] == '\\' && escaped(s, i+1, q) {
 				continue
 			}
-			if j == len(s) {
-				sc.pos = j
-				return s[i+1 : q], true, true, false
-			}
-			if s[j] == ' ' {
-				sc.pos = j + 1
-				return s[i+1 : q], true, true, false
+			if j == len(s) || s[j] == ' ' {
+				f[n] = s[i+1 : q]
+				n++
+				i = j + 1
+				break
 			}
 		}
 	}
-	// Most unquoted fields are short: look at a few bytes before paying
-	// for IndexByte.
-	j := i
-	for n := min(len(s), i+12); j < n; j++ {
-		if s[j] == ' ' {
-			sc.pos = j + 1
-			return s[i:j], false, true, false
-		}
-	}
-	k := strings.IndexByte(s[j:], ' ')
-	if k < 0 {
-		sc.pos = len(s)
-		return s[i:], false, true, false
-	}
-	sc.pos = j + k + 1
-	return s[i : j+k], false, true, false
+	return n, min(i, len(s)), -1
 }
 
 // escaped reports whether the quote at q is preceded by an odd number of
@@ -128,9 +115,6 @@ func escaped(s string, from, q int) bool {
 	}
 	return n&1 == 1
 }
-
-// rest returns the unread remainder of the line.
-func (sc *scanner) rest() string { return sc.s[sc.pos:] }
 
 // dash maps the absent marker "-" to "".
 func dash(s string) string {
@@ -220,13 +204,14 @@ func parseISOTime(s string) (time.Time, bool) {
 	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
 		return time.Time{}, false
 	}
-	year, ok1 := digits(s[0:4])
-	month, ok2 := digits(s[5:7])
-	day, ok3 := digits(s[8:10])
-	hour, ok4 := digits(s[11:13])
-	minute, ok5 := digits(s[14:16])
-	sec, ok6 := digits(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	y1, ok1 := d2(s, 0)
+	y2, ok2 := d2(s, 2)
+	month, ok3 := d2(s, 5)
+	day, ok4 := d2(s, 8)
+	hour, ok5 := d2(s, 11)
+	minute, ok6 := d2(s, 14)
+	sec, ok7 := d2(s, 17)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
 		return time.Time{}, false
 	}
 	nsec := 0
@@ -234,16 +219,24 @@ func parseISOTime(s string) (time.Time, bool) {
 		if f[0] != '.' || len(f) < 2 || len(f) > 10 {
 			return time.Time{}, false
 		}
-		v, ok := digits(f[1:])
-		if !ok {
-			return time.Time{}, false
+		for i := 1; i < len(f); i++ {
+			c := f[i] - '0'
+			if c > 9 {
+				return time.Time{}, false
+			}
+			nsec = nsec*10 + int(c)
 		}
 		for i := len(f) - 1; i < 9; i++ {
-			v *= 10
+			nsec *= 10
 		}
-		nsec = v
 	}
-	return civil(year, month, day, hour, minute, sec, nsec)
+	return civil(y1*100+y2, month, day, hour, minute, sec, nsec)
+}
+
+// d2 parses the two decimal digits at s[i:i+2].
+func d2(s string, i int) (int, bool) {
+	a, b := s[i]-'0', s[i+1]-'0'
+	return int(a)*10 + int(b), a <= 9 && b <= 9
 }
 
 // digits parses a run of decimal digits (no sign).
@@ -297,33 +290,33 @@ func daysIn(year, month int) int {
 
 // splitHostPort splits "ip:port", "[v6]:port" or "-". The port must be
 // 0-65535.
-func splitHostPort(s string) (ip netip.Addr, ipText string, port int32, ok bool) {
+func splitHostPort(s string) (ip netip.Addr, port int32, ok bool) {
 	if s == "-" || s == "" {
-		return netip.Addr{}, "", 0, true
+		return netip.Addr{}, 0, true
 	}
 	var host, p string
 	if s[0] == '[' {
 		k := strings.IndexByte(s, ']')
 		if k < 0 || k+1 >= len(s) || s[k+1] != ':' {
-			return netip.Addr{}, "", 0, false
+			return netip.Addr{}, 0, false
 		}
 		host, p = s[1:k], s[k+2:]
 	} else {
 		k := strings.LastIndexByte(s, ':')
 		if k < 0 {
-			return netip.Addr{}, "", 0, false
+			return netip.Addr{}, 0, false
 		}
 		host, p = s[:k], s[k+1:]
 	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, "", 0, false
+	a, ok := parseAddr(host)
+	if !ok {
+		return netip.Addr{}, 0, false
 	}
 	v, okp := atoi(p)
 	if !okp || v < 0 || v > 65535 || p[0] == '-' {
-		return netip.Addr{}, "", 0, false
+		return netip.Addr{}, 0, false
 	}
-	return a, host, int32(v), true
+	return a, int32(v), true
 }
 
 // splitURL splits an absolute or origin-form URL into domain (host without
@@ -332,9 +325,9 @@ func splitURL(u string) (domain, path, query string) {
 	rest := u
 	if k := strings.Index(u, "://"); k > 0 {
 		hp := u[k+3:]
-		end := strings.IndexAny(hp, "/?")
-		if end < 0 {
-			end = len(hp)
+		end := 0
+		for end < len(hp) && hp[end] != '/' && hp[end] != '?' {
+			end++
 		}
 		host := hp[:end]
 		rest = hp[end:]
@@ -380,4 +373,69 @@ func arnRegionAccount(arn string) (region, account string) {
 		return "", ""
 	}
 	return region, s[:k]
+}
+
+const (
+	swarOnes   = 0x0101010101010101
+	swarHigh   = 0x8080808080808080
+	swarSpaces = 0x2020202020202020
+)
+
+// indexSpace returns the index of the first ' ' in s at or after i, or
+// len(s). It tests eight bytes at a time.
+func indexSpace(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		// Unaligned 8-byte load; i+8 <= len(s) keeps it inside s.
+		x := *(*uint64)(unsafe.Pointer(unsafe.StringData(s[i:]))) ^ swarSpaces
+		if t := (x - swarOnes) &^ x & swarHigh; t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] == ' ' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// parseAddr parses an IPv4 dotted quad by hand (the common case) and
+// leaves anything else, including every malformed input, to netip.ParseAddr.
+func parseAddr(s string) (netip.Addr, bool) {
+	var a [4]byte
+	i := 0
+	for k := 0; k < 4; k++ {
+		if k > 0 {
+			if i >= len(s) || s[i] != '.' {
+				return parseAddrSlow(s)
+			}
+			i++
+		}
+		if i >= len(s) || s[i]-'0' > 9 {
+			return parseAddrSlow(s)
+		}
+		v := uint(s[i] - '0')
+		i++
+		if i < len(s) && s[i]-'0' <= 9 && v != 0 {
+			v = v*10 + uint(s[i]-'0')
+			i++
+			if i < len(s) && s[i]-'0' <= 9 {
+				v = v*10 + uint(s[i]-'0')
+				i++
+			}
+		}
+		if v > 255 {
+			return parseAddrSlow(s)
+		}
+		a[k] = byte(v)
+	}
+	if i != len(s) {
+		return parseAddrSlow(s)
+	}
+	return netip.AddrFrom4(a), true
+}
+
+func parseAddrSlow(s string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(s)
+	return ip, err == nil
 }

@@ -1,6 +1,10 @@
 package vpcflow
 
-import "unsafe"
+import (
+	"math/bits"
+	"net/netip"
+	"unsafe"
+)
 
 // arena hands out Records and string storage in chunks, so that one parsed
 // line costs a small fraction of an allocation. Nothing handed out is ever
@@ -74,4 +78,69 @@ func atoi(s string) (int64, bool) {
 		v = -v
 	}
 	return v, true
+}
+
+const (
+	swarOnes   = 0x0101010101010101
+	swarHigh   = 0x8080808080808080
+	swarSpaces = 0x2020202020202020
+)
+
+// indexSpace returns the index of the first ' ' in s at or after i, or
+// len(s). It tests eight bytes at a time.
+func indexSpace(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		// Unaligned 8-byte load; i+8 <= len(s) keeps it inside s.
+		x := *(*uint64)(unsafe.Pointer(unsafe.StringData(s[i:]))) ^ swarSpaces
+		if t := (x - swarOnes) &^ x & swarHigh; t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] == ' ' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// parseAddr parses an IPv4 dotted quad by hand (the common case) and
+// leaves anything else, including every malformed input, to netip.ParseAddr.
+func parseAddr(s string) (netip.Addr, bool) {
+	var a [4]byte
+	i := 0
+	for k := 0; k < 4; k++ {
+		if k > 0 {
+			if i >= len(s) || s[i] != '.' {
+				return parseAddrSlow(s)
+			}
+			i++
+		}
+		if i >= len(s) || s[i]-'0' > 9 {
+			return parseAddrSlow(s)
+		}
+		v := uint(s[i] - '0')
+		i++
+		if i < len(s) && s[i]-'0' <= 9 && v != 0 {
+			v = v*10 + uint(s[i]-'0')
+			i++
+			if i < len(s) && s[i]-'0' <= 9 {
+				v = v*10 + uint(s[i]-'0')
+				i++
+			}
+		}
+		if v > 255 {
+			return parseAddrSlow(s)
+		}
+		a[k] = byte(v)
+	}
+	if i != len(s) {
+		return parseAddrSlow(s)
+	}
+	return netip.AddrFrom4(a), true
+}
+
+func parseAddrSlow(s string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(s)
+	return ip, err == nil
 }

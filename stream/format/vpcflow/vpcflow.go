@@ -167,32 +167,26 @@ func bad(code string, f Field, val string) error {
 }
 
 func (p *parser) parseLine(s string, r *Record) error {
-	fields := p.fields
-	n, pos := 0, 0
-	for pos <= len(s) {
-		j := pos
-		for j < len(s) && s[j] != ' ' {
-			j++
+	pos := 0
+	for n, f := range p.fields {
+		if pos > len(s) {
+			return stream.Permanentf("vpcflow_field_count", "%d fields, format has %d", n, len(p.fields))
 		}
+		j := indexSpace(s, pos)
 		tok := s[pos:j]
 		pos = j + 1
-		if n >= len(fields) {
-			return stream.Permanentf("vpcflow_field_count", "more than the %d fields of the format", len(fields))
-		}
-		f := fields[n]
-		n++
-		if tok == "" {
-			return stream.Permanentf("vpcflow_field_count", "field %d (%s) is empty (double or trailing space)", n, f)
-		}
-		if tok == "-" {
+		switch tok {
+		case "-":
 			continue
+		case "":
+			return stream.Permanentf("vpcflow_field_count", "field %d (%s) is empty (double or trailing space)", n+1, f)
 		}
 		if err := r.set(f, tok); err != nil {
 			return err
 		}
 	}
-	if n != len(fields) {
-		return stream.Permanentf("vpcflow_field_count", "%d fields, format has %d", n, len(fields))
+	if pos <= len(s) {
+		return stream.Permanentf("vpcflow_field_count", "more than the %d fields of the format", len(p.fields))
 	}
 	return nil
 }
@@ -212,8 +206,8 @@ func (r *Record) set(f Field, v string) error {
 	case FieldInterfaceID:
 		r.InterfaceID = v
 	case FieldSrcAddr, FieldDstAddr, FieldPktSrcAddr, FieldPktDstAddr:
-		a, err := netip.ParseAddr(v)
-		if err != nil {
+		a, ok := parseAddr(v)
+		if !ok {
 			return bad("vpcflow_bad_address", f, v)
 		}
 		switch f {
@@ -389,9 +383,9 @@ func fill(ev *stream.Event, r *Record, fallback time.Time) {
 }
 
 // Sniff reports whether line looks like a VPC flow log record or header:
-// a version number (2-9) followed by a 12-digit account id, "unknown", or a
-// resource id (eni-, vpc-, subnet-, i-); or a header whose first two words
-// are field names. It is never true for ALB or S3 server access lines.
+// a version number (2-9) followed by a 12-digit account id, "unknown", a
+// resource id (eni-, vpc-, subnet-, i-) or an IP address; or a header whose
+// first two words are field names. It is never true for ALB or S3 server access lines.
 func Sniff(line []byte) bool {
 	if len(line) < 3 {
 		return false
@@ -426,6 +420,10 @@ func Sniff(line []byte) bool {
 		}
 		return true
 	}
-	return string(w) == "unknown" || bytes.HasPrefix(w, []byte("eni-")) || bytes.HasPrefix(w, []byte("vpc-")) ||
-		bytes.HasPrefix(w, []byte("subnet-")) || bytes.HasPrefix(w, []byte("i-"))
+	if string(w) == "unknown" || bytes.HasPrefix(w, []byte("eni-")) || bytes.HasPrefix(w, []byte("vpc-")) ||
+		bytes.HasPrefix(w, []byte("subnet-")) || bytes.HasPrefix(w, []byte("i-")) {
+		return true
+	}
+	_, ok := parseAddr(string(w)) // custom formats often start "version srcaddr"
+	return ok
 }

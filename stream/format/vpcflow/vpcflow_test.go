@@ -240,6 +240,8 @@ func TestSniff(t *testing.T) {
 	yes := []string{
 		good,
 		"3 vpc-abcdefab012345678 subnet-aaaaaaaa012345678 i-01234567890123456 eni-1235b8ca123456789",
+		"5 52.95.128.179 10.0.0.71 80 34210 6 1616729292",
+		"5 2001:db8::1 2001:db8::2 80 34210 6 1616729292",
 		"2 unknown eni-0e2f1a2b3c4d5e6f7 198.51.100.7 10.0.1.5 51334 443 6 12 2048 1477913708 1477913820 ACCEPT OK",
 		"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
 	}
