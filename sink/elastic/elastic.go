@@ -1,9 +1,3 @@
-// Package elastic indexes Gannet events and alerts into Elasticsearch 7.x or
-// OpenSearch through the bulk API: one index per log type and day
-// (gannet-<format>-YYYY.MM.DD) with explicit index templates, document _id =
-// event.id so that retries overwrite, only failed items resent, and
-// per-item rejections returned as Permanent stream.ItemErrors for the
-// pipeline to dead-letter.
 package elastic
 
 import (
