@@ -82,7 +82,7 @@ func BenchmarkDecode(b *testing.B) {
 			fmt  stream.Format
 		}{"container=array/format=stratus", arr, 0})
 	}
-	sink := funcSink{unit: func(*stream.Unit) error { return nil }}
+	var sink stream.UnitSink = funcSink{unit: func(*stream.Unit) error { return nil }}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			d := New(Options{})
