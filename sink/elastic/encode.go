@@ -225,7 +225,7 @@ func appendEndpoint(dst []byte, k string, ep *stream.Endpoint) []byte {
 	dst, p = open(dst, k)
 	if ep.IP.IsValid() {
 		dst = append(key(dst, `"ip":`), '"')
-		dst = ep.IP.Unmap().AppendTo(dst)
+		dst = ep.IP.Unmap().WithZone("").AppendTo(dst) // ES ip fields take no zone
 		dst = append(dst, '"')
 	}
 	dst = intField(dst, `"port":`, int64(ep.Port))
@@ -241,7 +241,7 @@ func appendEndpoint(dst []byte, k string, ep *stream.Endpoint) []byte {
 	dst = strField(dst, `"country_name":`, g.CountryName)
 	dst = strField(dst, `"region_name":`, g.RegionName)
 	dst = strField(dst, `"city_name":`, g.CityName)
-	if g.Location.Valid && finite(g.Location.Lat) && finite(g.Location.Lon) {
+	if g.Location.Valid && validLatLon(g.Location.Lat, g.Location.Lon) {
 		dst = append(key(dst, `"location":`), `{"lat":`...)
 		dst = floatVal(dst, g.Location.Lat)
 		dst = append(dst, `,"lon":`...)
@@ -260,6 +260,12 @@ func appendEndpoint(dst []byte, k string, ep *stream.Endpoint) []byte {
 		dst = closeObj(dst, q)
 	}
 	return closeObj(dst, p)
+}
+
+// validLatLon keeps a bad enrichment from getting a whole event rejected by
+// the geo_point mapping.
+func validLatLon(lat, lon float64) bool {
+	return finite(lat) && finite(lon) && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180
 }
 
 // appendEnrichment writes one ECS threat.enrichments element.

@@ -220,6 +220,20 @@ func TestEncodeEventAllFields(t *testing.T) {
 	}
 }
 
+func TestEncodeDropsValuesESWouldReject(t *testing.T) {
+	ev := fixtureEvents(stream.FormatVPCFlow, 1, 3)[0]
+	ev.Source.IP = netip.MustParseAddr("fe80::1%eth0")
+	ev.Source.Geo.Location = stream.GeoPoint{Lat: 95, Lon: 10, Valid: true}
+	var e Encoder
+	doc := decodeLine(t, e.AppendDocument(nil, &ev))
+	if got := path(doc, "source", "ip"); got != "fe80::1" {
+		t.Errorf("source.ip = %v, want the address without its zone", got)
+	}
+	if got := path(doc, "source", "geo", "location"); got != nil {
+		t.Errorf("out-of-range location written: %v", got)
+	}
+}
+
 func TestEncodeFallsBackToOriginal(t *testing.T) {
 	for _, f := range []stream.Format{stream.FormatCloudTrail, stream.FormatALB} {
 		ev := fixtureEvents(f, 1, 2)[0]
