@@ -92,11 +92,14 @@ type Engine struct {
 	events     int64
 	suppressed int64
 	seen       *idLRU
-	matched    []*sigma.Compiled
-	pending    map[stream.EventID]*stream.Alert
-	order      []*stream.Alert
-	valBuf     []string
-	keyBuf     []byte
+	// single-event alerts by (rule, window, event) — no id hashing per match
+	singles map[singleKey]*stream.Alert // pending in this batch
+	seenSgl *keyLRU
+	matched []*sigma.Compiled
+	pending map[stream.EventID]*stream.Alert
+	order   []*stream.Alert
+	valBuf  []string
+	keyBuf  []byte
 }
 
 type ruleState struct {
@@ -134,7 +137,8 @@ func New(opts Options) (*Engine, error) {
 	if opts.MaxSuppressed <= 0 {
 		opts.MaxSuppressed = 100000
 	}
-	e := &Engine{opts: opts, set: sigma.NewSet(), seen: newIDLRU(opts.MaxSuppressed)}
+	e := &Engine{opts: opts, set: sigma.NewSet(), seen: newIDLRU(opts.MaxSuppressed),
+		singles: map[singleKey]*stream.Alert{}, seenSgl: newKeyLRU(opts.MaxSuppressed)}
 	e.set.Placeholders = map[string][]string{}
 	for k, v := range opts.Placeholders {
 		e.set.Placeholders[k] = v
@@ -338,23 +342,37 @@ func eventTime(ev *stream.Event) time.Time {
 	return ev.Ingested
 }
 
+// singleKey identifies a single-event alert before its id is hashed.
+type singleKey struct {
+	rule  int
+	start int64
+	event stream.EventID // zero unless every event has its own alert
+}
+
 func (e *Engine) single(rs *ruleState, ev *stream.Event) {
 	t := eventTime(ev)
-	group, start := "", t
+	start := t
+	k := singleKey{rule: rs.c.Index()}
 	if e.opts.Suppress > 0 {
 		start = t.Truncate(e.opts.Suppress)
 	} else {
-		group = "event.id=" + ev.ID.String()
+		k.event = ev.ID
 	}
-	id := stream.AlertID(rs.id, group, start)
-	if a, ok := e.pending[id]; ok {
+	k.start = start.UnixNano()
+	if a, ok := e.singles[k]; ok {
 		e.addEvent(a, ev, t)
 		return
 	}
-	if e.seen.has(id) {
+	if e.seenSgl.has(k) {
 		e.suppressed++
 		return
 	}
+	e.seenSgl.add(k)
+	group := ""
+	if e.opts.Suppress <= 0 {
+		group = "event.id=" + ev.ID.String()
+	}
+	id := stream.AlertID(rs.id, group, start)
 	r := rs.c.Rule
 	a := &stream.Alert{
 		ID: id, RuleID: rs.id, RuleTitle: r.Title, Level: r.Level, Tags: r.Tags, Description: r.Description,
@@ -363,6 +381,7 @@ func (e *Engine) single(rs *ruleState, ev *stream.Event) {
 	}
 	e.addEvent(a, ev, t)
 	rs.alerts++
+	e.singles[k] = a
 	e.queue(a)
 }
 
@@ -458,6 +477,7 @@ func (e *Engine) flush(emit func(*stream.Alert)) {
 	clear(e.order)
 	e.order = e.order[:0]
 	clear(e.pending)
+	clear(e.singles)
 }
 
 // LoadDir parses every Sigma rule under dir (*.yml, *.yaml). Files that do
@@ -537,6 +557,32 @@ func (l *idLRU) add(id stream.EventID) {
 		l.next = (l.next + 1) % l.max
 	}
 	l.set[id] = struct{}{}
+}
+
+// keyLRU remembers the most recent single-alert keys.
+type keyLRU struct {
+	max  int
+	set  map[singleKey]struct{}
+	ring []singleKey
+	next int
+}
+
+func newKeyLRU(n int) *keyLRU { return &keyLRU{max: n, set: map[singleKey]struct{}{}} }
+
+func (l *keyLRU) has(k singleKey) bool { _, ok := l.set[k]; return ok }
+
+func (l *keyLRU) add(k singleKey) {
+	if l.has(k) {
+		return
+	}
+	if len(l.ring) < l.max {
+		l.ring = append(l.ring, k)
+	} else {
+		delete(l.set, l.ring[l.next])
+		l.ring[l.next] = k
+		l.next = (l.next + 1) % l.max
+	}
+	l.set[k] = struct{}{}
 }
 
 var _ stream.Detector = (*Engine)(nil)

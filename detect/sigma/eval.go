@@ -159,7 +159,7 @@ func (m *Matcher) lookup(f *Field) {
 			return
 		}
 	}
-	if f.noRaw {
+	if f.noRaw || (f.rawJSONOnly && m.ev.Format != stream.FormatJSON) {
 		return
 	}
 	if m.topState == 0 {

@@ -29,6 +29,10 @@ type Field struct {
 	rawTop  int
 	rawRest []string
 	noRaw   bool
+	// rawJSONOnly: an ECS name, whose typed field the parsers fill; Raw is
+	// read only for generic JSON events (FormatJSON), whose documents may
+	// carry ECS-shaped objects.
+	rawJSONOnly bool
 }
 
 // typedField builds the typed half of a Field.
@@ -215,6 +219,7 @@ func (s *Set) field(name string) *Field {
 	f := &Field{Name: name}
 	if tf, ok := typedFields[name]; ok {
 		f.typed, f.onlyFormat, f.noRaw = tf.fn, tf.onlyFormat, tf.noRaw
+		f.rawJSONOnly = tf.onlyFormat == stream.FormatUnknown
 	}
 	if tf, ok := typedFields[name]; !ok || tf.onlyFormat == stream.FormatCloudTrail {
 		f.native = cloudtrailNative(name)

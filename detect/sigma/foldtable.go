@@ -7,6 +7,12 @@ import "unicode/utf8"
 type foldTable struct {
 	slots []foldSlot // open addressing, len a power of two
 	mask  uint64
+	// lens has bit n set when some key is n bytes long (n < 64); long says
+	// some key is 64 bytes or longer. An ASCII probe of another length
+	// cannot match, which skips hashing most long values (user agents).
+	lens   uint64
+	long   bool
+	maxLen int
 }
 
 type foldSlot struct {
@@ -61,6 +67,12 @@ func newFoldTable(m map[string][]*Compiled) foldTable {
 	}
 	t := foldTable{slots: make([]foldSlot, n), mask: uint64(n - 1)}
 	for k, rs := range m {
+		if len(k) < 64 {
+			t.lens |= 1 << len(k)
+		} else {
+			t.long = true
+		}
+		t.maxLen = max(t.maxLen, len(k))
 		h, _ := foldHash(k) // keys are folded; non-ASCII keys hash their bytes
 		if !isASCII(k) {
 			h = byteHash(k)
@@ -93,7 +105,11 @@ func byteHash(s string) uint64 {
 
 // get returns the rules whose key s equals case-insensitively.
 func (t *foldTable) get(s string) []*Compiled {
-	if len(t.slots) == 0 {
+	if len(t.slots) == 0 || len(s) > 3*t.maxLen {
+		// Folding shrinks a string at most 3× (a 3-byte rune to 1 byte).
+		return nil
+	}
+	if len(s) < 64 && t.lens&(1<<len(s)) == 0 && isASCIIWords(s) {
 		return nil
 	}
 	h, ascii := foldHash(s)
@@ -111,4 +127,22 @@ func (t *foldTable) get(s string) []*Compiled {
 		}
 	}
 	return nil
+}
+
+// isASCIIWords is isASCII, eight bytes at a time.
+func isASCIIWords(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if w&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
