@@ -77,6 +77,8 @@ func (s *Sink) post(ctx context.Context, body []byte, n int) ([]error, int, erro
 		sum := sha256.Sum256(body)
 		req.Header.Set(headerContentSHA256, hex.EncodeToString(sum[:]))
 	}
+	s.stats.Requests.Add(1)
+	s.stats.BytesSent.Add(int64(len(body)))
 	resp, err := s.httpc.Do(req)
 	if err != nil {
 		return nil, 0, classify(outcome{Err: err})
@@ -137,8 +139,8 @@ func (s *Sink) send(ctx context.Context, deadline time.Time, c *chunk, errs []er
 	for attempt := 0; ; attempt++ {
 		itemErrs, status, reqErr := s.post(ctx, body, len(items))
 		var retry []bulkItem
+		var retryErrs []error
 		var delay time.Duration
-		var last error
 		if reqErr != nil {
 			class, hint := stream.ClassOf(reqErr)
 			if class == stream.Permanent {
@@ -162,7 +164,10 @@ func (s *Sink) send(ctx context.Context, deadline time.Time, c *chunk, errs []er
 				}
 				return
 			}
-			retry, delay, last = items, hint, reqErr
+			retry, delay = items, hint
+			for range items {
+				retryErrs = append(retryErrs, reqErr)
+			}
 		} else {
 			for i, e := range itemErrs {
 				if e == nil {
@@ -174,31 +179,32 @@ func (s *Sink) send(ctx context.Context, deadline time.Time, c *chunk, errs []er
 					continue
 				}
 				retry = append(retry, items[i])
+				retryErrs = append(retryErrs, e)
 				delay = max(delay, hint)
-				last = e
 			}
 		}
 		if len(retry) == 0 {
 			return
 		}
-		s.stats.retried(len(retry), reqErr != nil)
+		giveUp := func() {
+			for i, it := range retry {
+				errs[it.idx] = retryErrs[i]
+			}
+		}
 		wait := max(delay, s.backoff(attempt))
 		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
-			for _, it := range retry {
-				errs[it.idx] = last
-			}
+			giveUp()
 			return
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			for _, it := range retry {
-				errs[it.idx] = last
-			}
+			giveUp()
 			return
 		case <-t.C:
 		}
+		s.stats.retried(len(retry), reqErr != nil)
 		if len(retry) != len(items) {
 			// Resend only the failed items.
 			next := &chunk{items: make([]bulkItem, len(retry))}

@@ -161,7 +161,7 @@ type Stats struct {
 	Documents      atomic.Int64 // documents indexed
 	BytesSent      atomic.Int64 // bulk body bytes sent, retries included
 	ItemRetries    atomic.Int64 // items resent after a retryable item failure
-	RequestRetries atomic.Int64 // items resent after a whole-request failure
+	RequestRetries atomic.Int64 // items resent after a whole-request failure (413 splits excluded)
 	Rejected       atomic.Int64 // items returned as errors
 }
 
@@ -305,8 +305,6 @@ func (s *Sink) index(ctx context.Context, n int, appendDoc func(*Encoder, []byte
 		go func() {
 			defer wg.Done()
 			defer func() { <-s.sem }()
-			s.stats.Requests.Add(1)
-			s.stats.BytesSent.Add(int64(len(c.buf)))
 			s.send(ctx, deadline, c, errs)
 			s.putBuf(c.buf)
 		}()

@@ -182,7 +182,7 @@ func TestWriteIndexesInChunks(t *testing.T) {
 	if _, docs := f.snapshot(); docs != 250 {
 		t.Errorf("after rewrite %d docs, want 250", docs)
 	}
-	if s.Stats().Documents.Load() != 500 || s.Stats().Requests.Load() != 6 {
+	if s.Stats().Documents.Load() != 500 || s.Stats().Requests.Load() != 6 || s.Stats().BytesSent.Load() == 0 {
 		t.Errorf("stats: %d documents, %d requests", s.Stats().Documents.Load(), s.Stats().Requests.Load())
 	}
 }
@@ -290,8 +290,8 @@ func TestWriteGivesUpAtDeadline(t *testing.T) {
 	if c, _ := stream.ClassOf(err); c != stream.Retryable {
 		t.Errorf("class %v, want retryable (records must not be acked nor dead-lettered)", c)
 	}
-	if reqs, _ := f.snapshot(); len(reqs) < 2 {
-		t.Errorf("only %d attempts", len(reqs))
+	if reqs, _ := f.snapshot(); len(reqs) < 2 || int64(len(reqs)) != s.Stats().Requests.Load() {
+		t.Errorf("%d attempts, %d counted", len(reqs), s.Stats().Requests.Load())
 	}
 }
 
