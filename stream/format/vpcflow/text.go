@@ -80,6 +80,22 @@ func atoi(s string) (int64, bool) {
 	return v, true
 }
 
+// uatoi parses a non-negative decimal integer of at most 18 digits.
+func uatoi(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		v = v*10 + int64(c)
+	}
+	return v, true
+}
+
 const (
 	swarOnes   = 0x0101010101010101
 	swarHigh   = 0x8080808080808080

@@ -80,13 +80,14 @@ func (*Record) Format() stream.Format { return stream.FormatVPCFlow }
 // "vpcflow_bad_format" error naming the field (check them first with
 // ParseFields). The parser is not safe for concurrent use.
 func NewParser(fields []string) stream.Parser {
-	p := &parser{fields: DefaultFields()}
+	p := &parser{}
+	p.setFields(DefaultFields())
 	if len(fields) > 0 {
 		fs, err := ParseFields(fields)
 		if err != nil {
 			p.cfgErr = stream.NewPermanent("vpcflow_bad_format", err)
 		} else {
-			p.fields = fs
+			p.setFields(fs)
 		}
 	}
 	return p
@@ -94,6 +95,7 @@ func NewParser(fields []string) stream.Parser {
 
 type parser struct {
 	fields []Field
+	v2     bool // fields are the default format: use the fast path
 	header string // the last UnitContext.Header applied
 	cfgErr error
 	a      arena
@@ -155,8 +157,17 @@ func (p *parser) setHeader(h string) error {
 	if err != nil {
 		return stream.NewPermanent("vpcflow_bad_header", err)
 	}
-	p.fields, p.cfgErr = fs, nil
+	p.setFields(fs)
+	p.cfgErr = nil
 	return nil
+}
+
+func (p *parser) setFields(fs []Field) {
+	p.fields = fs
+	p.v2 = len(fs) == int(FieldLogStatus)+1
+	for i, f := range fs {
+		p.v2 = p.v2 && f == Field(i)
+	}
 }
 
 func bad(code string, f Field, val string) error {
@@ -167,6 +178,9 @@ func bad(code string, f Field, val string) error {
 }
 
 func (p *parser) parseLine(s string, r *Record) error {
+	if p.v2 {
+		return parseV2(s, r)
+	}
 	pos := 0
 	for n, f := range p.fields {
 		if pos > len(s) {
@@ -190,6 +204,116 @@ func (p *parser) parseLine(s string, r *Record) error {
 	}
 	return nil
 }
+
+// parseV2 is parseLine for the default format, without per-field dispatch.
+func parseV2(s string, r *Record) error {
+	var f [FieldLogStatus + 1]string
+	pos := 0
+	for n := range f {
+		if pos > len(s) {
+			return stream.Permanentf("vpcflow_field_count", "%d fields, format has %d", n, len(f))
+		}
+		j := indexSpace(s, pos)
+		if j == pos {
+			return stream.Permanentf("vpcflow_field_count", "field %d (%s) is empty (double or trailing space)", n+1, Field(n))
+		}
+		f[n] = s[pos:j]
+		pos = j + 1
+	}
+	if pos <= len(s) {
+		return stream.Permanentf("vpcflow_field_count", "more than the %d fields of the format", len(f))
+	}
+	var present Fields
+	var ok bool
+	var n int64
+	if v := f[FieldVersion]; v != "-" {
+		if n, ok = uatoi(v); !ok || n > 255 {
+			return bad("vpcflow_bad_number", FieldVersion, v)
+		}
+		r.Version = int32(n)
+		present |= 1 << FieldVersion
+	}
+	if v := f[FieldAccountID]; v != "-" {
+		r.AccountID = v
+		present |= 1 << FieldAccountID
+	}
+	if v := f[FieldInterfaceID]; v != "-" {
+		r.InterfaceID = v
+		present |= 1 << FieldInterfaceID
+	}
+	if v := f[FieldSrcAddr]; v != "-" {
+		if r.SrcAddr, ok = parseAddr(v); !ok {
+			return bad("vpcflow_bad_address", FieldSrcAddr, v)
+		}
+		present |= 1 << FieldSrcAddr
+	}
+	if v := f[FieldDstAddr]; v != "-" {
+		if r.DstAddr, ok = parseAddr(v); !ok {
+			return bad("vpcflow_bad_address", FieldDstAddr, v)
+		}
+		present |= 1 << FieldDstAddr
+	}
+	if v := f[FieldSrcPort]; v != "-" {
+		if n, ok = uatoi(v); !ok || n > 65535 {
+			return bad("vpcflow_bad_port", FieldSrcPort, v)
+		}
+		r.SrcPort = int32(n)
+		present |= 1 << FieldSrcPort
+	}
+	if v := f[FieldDstPort]; v != "-" {
+		if n, ok = uatoi(v); !ok || n > 65535 {
+			return bad("vpcflow_bad_port", FieldDstPort, v)
+		}
+		r.DstPort = int32(n)
+		present |= 1 << FieldDstPort
+	}
+	if v := f[FieldProtocol]; v != "-" {
+		if n, ok = uatoi(v); !ok || n > 255 {
+			return bad("vpcflow_bad_protocol", FieldProtocol, v)
+		}
+		r.Protocol = int32(n)
+		present |= 1 << FieldProtocol
+	}
+	if v := f[FieldPackets]; v != "-" {
+		if r.Packets, ok = uatoi(v); !ok {
+			return bad("vpcflow_bad_number", FieldPackets, v)
+		}
+		present |= 1 << FieldPackets
+	}
+	if v := f[FieldBytes]; v != "-" {
+		if r.Bytes, ok = uatoi(v); !ok {
+			return bad("vpcflow_bad_number", FieldBytes, v)
+		}
+		present |= 1 << FieldBytes
+	}
+	if v := f[FieldStart]; v != "-" {
+		if n, ok = uatoi(v); !ok || n > maxUnix {
+			return bad("vpcflow_bad_time", FieldStart, v)
+		}
+		r.Start = time.Unix(n, 0).UTC()
+		present |= 1 << FieldStart
+	}
+	if v := f[FieldEnd]; v != "-" {
+		if n, ok = uatoi(v); !ok || n > maxUnix {
+			return bad("vpcflow_bad_time", FieldEnd, v)
+		}
+		r.End = time.Unix(n, 0).UTC()
+		present |= 1 << FieldEnd
+	}
+	if v := f[FieldAction]; v != "-" {
+		r.Action = v
+		present |= 1 << FieldAction
+	}
+	if v := f[FieldLogStatus]; v != "-" {
+		r.LogStatus = v
+		present |= 1 << FieldLogStatus
+	}
+	r.Present = present
+	return nil
+}
+
+// maxUnix bounds start/end (year 36812): larger values are garbage.
+const maxUnix = 1 << 40
 
 // set stores one present value.
 func (r *Record) set(f Field, v string) error {
@@ -248,7 +372,7 @@ func (r *Record) set(f Field, v string) error {
 		}
 	case FieldStart, FieldEnd:
 		n, ok := atoi(v)
-		if !ok || n < 0 || n > 1<<40 {
+		if !ok || n < 0 || n > maxUnix {
 			return bad("vpcflow_bad_time", f, v)
 		}
 		t := time.Unix(n, 0).UTC()
