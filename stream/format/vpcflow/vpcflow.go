@@ -95,7 +95,7 @@ func NewParser(fields []string) stream.Parser {
 
 type parser struct {
 	fields []Field
-	v2     bool // fields are the default format: use the fast path
+	v2     bool   // fields are the default format: use the fast path
 	header string // the last UnitContext.Header applied
 	cfgErr error
 	a      arena
