@@ -153,8 +153,8 @@ type colBuf struct {
 	offs []int32
 	list bool // StringList: no value slot for a null list
 
-	dictCol bool // the column asks for dictionary encoding
-	dict    bool // values are being dictionary-encoded in this row group
+	dictCol bool     // the column asks for dictionary encoding
+	dict    bool     // values are being dictionary-encoded in this row group
 	dtab    []int32  // open-addressing hash table of entry+1 (0: empty)
 	dh      []uint64 // hash of each entry
 	dvals   []byte   // entries back to back
