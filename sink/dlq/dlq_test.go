@@ -373,3 +373,24 @@ func FuzzDecode(f *testing.F) {
 		equalLetters(t, again, got)
 	})
 }
+
+func TestOpen(t *testing.T) {
+	if s, err := Open(t.TempDir(), nil); err != nil {
+		t.Fatal(err)
+	} else if _, ok := s.(*Dir); !ok {
+		t.Errorf("local path opened as %T", s)
+	}
+	if _, err := Open("s3://bkt/p", nil); err == nil {
+		t.Error("s3:// without a client accepted")
+	}
+	if _, err := Open("s3:///p", &fakeS3{}); err == nil {
+		t.Error("s3:// without a bucket accepted")
+	}
+	s, err := Open("s3://bkt/p", &fakeS3{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s3s, ok := s.(*S3); !ok || s3s.bucket != "bkt" || s3s.prefix != "p/" {
+		t.Errorf("opened %#v", s)
+	}
+}

@@ -271,3 +271,19 @@ var (
 	_ stream.DeadLetterSink = (*Dir)(nil)
 	_ stream.DeadLetterSink = (*S3)(nil)
 )
+
+// Open returns the dead-letter sink for dst: "s3://bucket/prefix" writes
+// through api (required then), anything else is a local directory.
+func Open(dst string, api PutObjectAPI) (stream.DeadLetterSink, error) {
+	if rest, ok := strings.CutPrefix(dst, "s3://"); ok {
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		if bucket == "" {
+			return nil, fmt.Errorf("dlq: %q has no bucket", dst)
+		}
+		if api == nil {
+			return nil, errors.New("dlq: an S3 client is needed for " + dst)
+		}
+		return NewS3(api, bucket, prefix), nil
+	}
+	return NewDir(dst)
+}
