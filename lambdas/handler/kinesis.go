@@ -6,12 +6,12 @@ package handler
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/kinesisevent"
 	"github.com/gannet-sec/gannet/stream/pipeline"
 )
 
@@ -87,22 +87,13 @@ func failure(r events.KinesisEventRecord) []events.KinesisBatchItemFailure {
 }
 
 // Records converts Kinesis event records to pipeline records with full
-// lineage (stream ARN, shard, sequence number), appending to dst.
+// lineage (stream ARN, shard, sequence number) and the configured format of
+// their stream, appending to dst.
 func Records(dst []stream.Record, in []events.KinesisEventRecord, formatFor func(string) stream.Format) []stream.Record {
 	for i := range in {
-		r := &in[i]
-		shard, _, _ := strings.Cut(r.EventID, ":")
-		rec := stream.Record{
-			Data: r.Kinesis.Data,
-			Lineage: stream.Lineage{
-				Kind: stream.OriginKinesis, Source: r.EventSourceArn, Shard: shard,
-				Sequence: r.Kinesis.SequenceNumber, SubSequence: -1,
-			},
-			PartitionKey: r.Kinesis.PartitionKey,
-			ArrivalTime:  r.Kinesis.ApproximateArrivalTimestamp.UTC(),
-		}
+		rec := kinesisevent.Record(&in[i])
 		if formatFor != nil {
-			rec.Format = formatFor(r.EventSourceArn)
+			rec.Format = formatFor(rec.Lineage.Source)
 		}
 		dst = append(dst, rec)
 	}

@@ -52,8 +52,30 @@ type Config struct {
 	ASN   string `yaml:"asn" env:"GANNET_ASN"`
 	// Intel lists threat-intel indicator files (comma-separated in the environment).
 	Intel []string `yaml:"intel" env:"GANNET_INTEL"`
-	// Rules lists Sigma rule directories (empty: the built-in rules).
+	// IntelDemo adds the embedded demo threat-intel feed (the indicators
+	// `gannet gen --attacks` uses).
+	IntelDemo bool `yaml:"intel_demo" env:"GANNET_INTEL_DEMO"`
+	// Rules lists Sigma rule directories loaded besides the built-in rules.
 	Rules []string `yaml:"rules" env:"GANNET_RULES"`
+	// NoBuiltinRules leaves the built-in rules out.
+	NoBuiltinRules bool `yaml:"no_builtin_rules" env:"GANNET_NO_BUILTIN_RULES"`
+	// AllowedCountries are ISO country codes API calls may come from (for
+	// the built-in "API call from an unexpected country" rule).
+	AllowedCountries []string `yaml:"allowed_countries" env:"GANNET_ALLOWED_COUNTRIES"`
+	// Detect turns detection off when false.
+	Detect bool `yaml:"detect" env:"GANNET_DETECT"`
+
+	// ESUsername / ESPassword select basic authentication for es_url. Prefer
+	// the environment (filled from Secrets Manager) to the file.
+	ESUsername string `yaml:"es_username" env:"GANNET_ES_USERNAME"`
+	ESPassword string `yaml:"es_password" env:"GANNET_ES_PASSWORD"`
+	// ESSigV4Region signs requests with AWS SigV4 for Amazon OpenSearch Service.
+	ESSigV4Region string `yaml:"es_sigv4_region" env:"GANNET_ES_SIGV4_REGION"`
+	// ESInsecure turns TLS verification off for es_url (never in production).
+	ESInsecure bool `yaml:"es_insecure" env:"GANNET_ES_INSECURE"`
+
+	// LakeCodec is zstd (default), snappy or none.
+	LakeCodec string `yaml:"lake_codec" env:"GANNET_LAKE_CODEC"`
 
 	// LogLevel is debug, info, warn or error; LogFormat json, text or auto.
 	LogLevel  string `yaml:"log_level" env:"GANNET_LOG_LEVEL"`
@@ -79,6 +101,8 @@ func Default() Config {
 		LogLevel:       "info",
 		LogFormat:      "auto",
 		DeadlineMargin: 2 * time.Second,
+		Detect:         true,
+		LakeCodec:      "zstd",
 	}
 }
 
@@ -159,6 +183,12 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 		switch fv.Interface().(type) {
 		case string:
 			fv.SetString(val)
+		case bool:
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return bad("true or false")
+			}
+			fv.SetBool(b)
 		case int:
 			n, err := strconv.Atoi(val)
 			if err != nil {
@@ -234,6 +264,11 @@ func (c *Config) Validate() error {
 	case "auto", "json", "text":
 	default:
 		errs = append(errs, fmt.Errorf("config: log_format = %q: want auto, json or text", c.LogFormat))
+	}
+	switch c.LakeCodec {
+	case "zstd", "snappy", "none":
+	default:
+		errs = append(errs, fmt.Errorf("config: lake_codec = %q: want zstd, snappy or none", c.LakeCodec))
 	}
 	if c.DeadlineMargin < 0 {
 		errs = append(errs, fmt.Errorf("config: deadline_margin = %s: want a positive duration", c.DeadlineMargin))

@@ -32,6 +32,11 @@ type Config struct {
 	// DeadLetter holds what cannot be processed, with its reason. Without it
 	// a permanently failing record could never be acknowledged.
 	DeadLetter stream.DeadLetterSink
+	// DeferFlush leaves flushing to the caller: Process writes to the sinks
+	// without flushing them, and nothing is durable (acknowledgeable) until
+	// Flush returns nil. Used where acknowledgement is periodic (KCL
+	// checkpoints, `gannet run`); Lambdas flush every batch.
+	DeferFlush bool
 	// Now is the clock (event.ingested, dead-letter time); time.Now by default.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -238,24 +243,8 @@ func (p *Pipeline) finish(ctx context.Context, res *Result) Result {
 		}
 	}
 	var flushErr error
-	for _, s := range p.cfg.Sinks {
-		if err := s.Flush(ctx); err != nil {
-			flushErr = fmt.Errorf("flush %s: %w", s.Name(), err)
-			break
-		}
-	}
-	if flushErr == nil {
-		for _, s := range p.cfg.AlertSinks {
-			if err := s.Flush(ctx); err != nil {
-				flushErr = fmt.Errorf("flush alerts %s: %w", s.Name(), err)
-				break
-			}
-		}
-	}
-	if flushErr == nil {
-		if err := p.cfg.DeadLetter.Flush(ctx); err != nil {
-			flushErr = fmt.Errorf("flush dead-letter: %w", err)
-		}
+	if !p.cfg.DeferFlush {
+		flushErr = p.flush(ctx)
 	}
 	if flushErr != nil {
 		// Nothing buffered since the last successful flush is durable.
@@ -279,6 +268,40 @@ func (p *Pipeline) finish(ctx context.Context, res *Result) Result {
 		res.Alerts = append([]stream.Alert(nil), p.alerts...)
 	}
 	return *res
+}
+
+// Flush makes everything the sinks, alert sinks and dead-letter sink
+// accepted durable. With DeferFlush, records processed since the last
+// successful Flush are acknowledged only once Flush returns nil.
+func (p *Pipeline) Flush(ctx context.Context) error {
+	t := time.Now()
+	err := p.flush(ctx)
+	p.stats.StageTime[StageFlush] += time.Since(t)
+	return err
+}
+
+func (p *Pipeline) flush(ctx context.Context) error {
+	var flushErr error
+	for _, s := range p.cfg.Sinks {
+		if err := s.Flush(ctx); err != nil {
+			flushErr = fmt.Errorf("flush %s: %w", s.Name(), err)
+			break
+		}
+	}
+	if flushErr == nil {
+		for _, s := range p.cfg.AlertSinks {
+			if err := s.Flush(ctx); err != nil {
+				flushErr = fmt.Errorf("flush alerts %s: %w", s.Name(), err)
+				break
+			}
+		}
+	}
+	if flushErr == nil {
+		if err := p.cfg.DeadLetter.Flush(ctx); err != nil {
+			flushErr = fmt.Errorf("flush dead-letter: %w", err)
+		}
+	}
+	return flushErr
 }
 
 func (p *Pipeline) reset(n int) {

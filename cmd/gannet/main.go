@@ -1,0 +1,82 @@
+// Command gannet is Gannet's command-line tool: generate realistic AWS logs,
+// run the pipeline on files or stdin, and (in later commands) manage the lake,
+// the rules and the KCL consumer.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `gannet — a serverless security-log pipeline for AWS.
+
+Usage:
+  gannet <command> [flags] [args]
+
+Commands:
+  gen      write realistic, deterministic AWS logs of one format (optionally with attacks)
+  run      decode, parse, enrich, detect and store logs from files, directories or stdin
+  version  print the version
+
+Run 'gannet <command> --help' for the flags of a command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks an error whose message already explains the usage problem.
+var errUsage = errors.New("usage")
+
+// runMain runs one command and returns the process exit code: 0 success,
+// 1 failure, 2 usage error, 3 records left unacknowledged.
+func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "gen":
+		err = cmdGen(args[1:], stdout, stderr)
+	case "run":
+		err = cmdRun(ctx, args[1:], stdin, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "gannet", version)
+	case "help", "--help", "-h", "-help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "gannet: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var unacked *unackedError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &unacked):
+		fmt.Fprintln(stderr, "gannet:", err)
+		return 3
+	default:
+		fmt.Fprintln(stderr, "gannet:", err)
+		return 1
+	}
+}
+
+type unackedError struct{ n int64 }
+
+func (e *unackedError) Error() string {
+	return fmt.Sprintf("%d records were not stored durably (see the log for why); rerun to retry them", e.n)
+}
