@@ -20,17 +20,19 @@ type entry struct {
 	rec  *Record
 }
 
-// cache is a direct-mapped, lock-free address cache: a fixed array of slots,
-// each an atomic pointer to an immutable entry. A lookup is one hash, one
-// atomic load and one comparison, and allocates nothing; an insert replaces
-// whatever the slot held. Its memory is bounded by the slot count.
+// cache is a two-way set-associative, lock-free address cache: a fixed
+// array of slots in pairs, each slot an atomic pointer to an immutable
+// entry. A lookup is one hash, at most two atomic loads (same cache line)
+// and comparisons, and allocates nothing; an insert fills an empty or
+// stale slot of the pair, else replaces one picked by a hash bit. Its
+// memory is bounded by the slot count.
 type cache struct {
 	slots []atomic.Pointer[entry]
 	shift uint
 }
 
 // newCache returns a cache of at least n slots (rounded up to a power of
-// two), or nil when n < 0 (no cache).
+// two, at least 16), or nil when n < 0 (no cache).
 func newCache(n int) *cache {
 	if n < 0 {
 		return nil
@@ -45,26 +47,43 @@ func newCache(n int) *cache {
 	return &cache{slots: make([]atomic.Pointer[entry], 1<<b), shift: uint(64 - b)}
 }
 
-func (c *cache) slot(addr netip.Addr) *atomic.Pointer[entry] {
+func hash(addr netip.Addr) uint64 {
 	a := addr.As16()
 	hi := binary.LittleEndian.Uint64(a[:8])
 	lo := binary.LittleEndian.Uint64(a[8:])
 	h := (lo ^ bits.RotateLeft64(hi, 31)) * 0x9e3779b97f4a7c15
 	h ^= h >> 29
-	h *= 0xbf58476d1ce4e5b9
-	return &c.slots[h>>c.shift]
+	return h * 0xbf58476d1ce4e5b9
+}
+
+// pair returns the first slot of addr's pair and the hash.
+func (c *cache) pair(addr netip.Addr) (int, uint64) {
+	h := hash(addr)
+	return int(h>>c.shift) &^ 1, h
 }
 
 // get returns the entry for addr made by database set gen, or nil.
 func (c *cache) get(addr netip.Addr, gen uint64) *entry {
-	e := c.slot(addr).Load()
-	if e != nil && e.gen == gen && e.addr == addr {
+	i, _ := c.pair(addr)
+	if e := c.slots[i].Load(); e != nil && e.addr == addr && e.gen == gen {
+		return e
+	}
+	if e := c.slots[i+1].Load(); e != nil && e.addr == addr && e.gen == gen {
 		return e
 	}
 	return nil
 }
 
-func (c *cache) put(e *entry) { c.slot(e.addr).Store(e) }
+func (c *cache) put(e *entry) {
+	i, h := c.pair(e.addr)
+	for j := i; j < i+2; j++ {
+		if old := c.slots[j].Load(); old == nil || old.gen != e.gen || old.addr == e.addr {
+			c.slots[j].Store(e)
+			return
+		}
+	}
+	c.slots[i+int(h&1)].Store(e)
+}
 
 // entryBytes is the heap footprint of one entry (rounded to its size class).
 const entryBytes = 48
@@ -73,14 +92,18 @@ const entryBytes = 48
 // slot, without its strings (shared with the database decoder's string cache).
 const recordBytes = int(unsafe.Sizeof(Record{})) + 64
 
-// bytesBound returns an upper bound of the cache's memory: the slot array,
-// one entry per slot and up to two interned records per slot (the live
-// intern table and records still referenced by entries from before its last
-// reset).
-func (c *cache) bytesBound() int {
-	if c == nil {
-		return 0
-	}
-	n := len(c.slots)
-	return n*8 + n*entryBytes + 2*n*recordBytes
+// minInternCap is the smallest intern table: a tiny cache must not force
+// every miss to decode its record again.
+const minInternCap = 4096
+
+// internCap is the bound of the intern table for a cache of slots entries.
+func internCap(slots int) int { return max(slots, minInternCap) }
+
+// bytesBound returns an upper bound of the memory of a cache of slots
+// entries: the slot array, one entry per slot, and the interned records
+// (those in the intern table plus those entries still reference after a
+// table reset). Strings are not counted: they are shared with the database
+// decoder's string cache.
+func bytesBound(slots int) int {
+	return slots*8 + slots*entryBytes + (slots+internCap(slots))*recordBytes
 }

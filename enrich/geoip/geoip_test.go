@@ -393,3 +393,26 @@ func TestCorpusBadData(t *testing.T) {
 		})
 	}
 }
+
+func TestCacheHitAllocatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	r, err := geoip.New(context.Background(), geoip.Config{
+		City: []geoip.Source{{Location: writeDB(t, dir, "c.mmdb", geoiptest.GeoIP2, testNets)}},
+		ASN:  []geoip.Source{{Location: writeDB(t, dir, "a.mmdb", geoiptest.ASN, testNets)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ep := stream.Endpoint{IP: netip.MustParseAddr("81.2.69.142")}
+	r.Enrich(&ep) // miss: fills the cache
+	if n := testing.AllocsPerRun(1000, func() { r.Enrich(&ep) }); n != 0 {
+		t.Fatalf("%v allocs per cached lookup", n)
+	}
+	if ep.Geo.CityName != "London" || r.Stats().Misses != 1 {
+		t.Fatalf("geo=%+v stats=%+v", ep.Geo, r.Stats())
+	}
+	if got := r.CacheBytes(); got <= 0 || got > 64<<20 {
+		t.Fatalf("cache bound %d bytes", got)
+	}
+}

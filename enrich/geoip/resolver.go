@@ -137,10 +137,7 @@ func NewFromDBs(city, asn []*DB, cacheSize int) *Resolver {
 func (r *Resolver) newSet(city, asn []*DB) *dbSet {
 	s := &dbSet{city: city, asn: asn, gen: r.gen.Add(1)}
 	s.refs.Store(1)
-	s.internCap = DefaultCacheSize
-	if r.cache != nil {
-		s.internCap = len(r.cache.slots)
-	}
+	s.internCap = internCap(r.CacheSlots())
 	s.intern = make(map[internKey]*Record)
 	return s
 }
@@ -277,7 +274,7 @@ func (r *Resolver) acquire() *dbSet {
 }
 
 // CacheBytes is the upper bound of the memory the address cache can hold.
-func (r *Resolver) CacheBytes() int { return r.cache.bytesBound() }
+func (r *Resolver) CacheBytes() int { return bytesBound(r.CacheSlots()) }
 
 // CacheSlots is the number of cached addresses (0: no cache).
 func (r *Resolver) CacheSlots() int {

@@ -2,6 +2,7 @@ package intel_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -371,5 +372,53 @@ func TestMatchNoAllocs(t *testing.T) {
 	})
 	if n != 0 {
 		t.Fatalf("%v allocs per non-matching event", n)
+	}
+}
+
+// TestLPMAgainstBruteForce compares AppendIP (prefilters, per-length maps)
+// with a linear longest-prefix search over random networks.
+func TestLPMAgainstBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	var inds []intel.Indicator
+	var prefixes []netip.Prefix
+	for i := range 3000 {
+		var p netip.Prefix
+		if i%3 == 0 {
+			var b [16]byte
+			b[0], b[1], b[2], b[3] = 0x20, 0x01, byte(r.IntN(4)), byte(r.IntN(256))
+			p = netip.PrefixFrom(netip.AddrFrom16(b), 24+r.IntN(105)).Masked()
+		} else {
+			p = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + r.IntN(3)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))}), 8+r.IntN(25)).Masked()
+		}
+		prefixes = append(prefixes, p)
+		inds = append(inds, intel.Indicator{Value: p.String(), Feed: "f"})
+	}
+	set := mustSet(t, inds...)
+	for range 20000 {
+		var a netip.Addr
+		if r.IntN(3) == 0 {
+			var b [16]byte
+			b[0], b[1], b[2], b[3] = 0x20, 0x01, byte(r.IntN(4)), byte(r.IntN(256))
+			b[4], b[15] = byte(r.IntN(256)), byte(r.IntN(256))
+			a = netip.AddrFrom16(b)
+		} else {
+			a = netip.AddrFrom4([4]byte{byte(1 + r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+		}
+		best := -1
+		for _, p := range prefixes {
+			if p.Contains(a) && p.Bits() > best {
+				best = p.Bits()
+			}
+		}
+		got := set.AppendIP(nil, a, 0, "x")
+		if best < 0 {
+			if len(got) != 0 {
+				t.Fatalf("%s: got %+v, want no match", a, got)
+			}
+			continue
+		}
+		if len(got) == 0 || netip.MustParsePrefix(got[0].Indicator).Bits() != best {
+			t.Fatalf("%s: got %+v, want a /%d", a, got, best)
+		}
 	}
 }

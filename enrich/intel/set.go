@@ -24,6 +24,46 @@ type Set struct {
 	domains map[string][]int32
 	urls    map[string][]int32
 	hashes  map[string][]int32
+
+	// Prefilters let most non-matching lookups skip the maps: a bit per
+	// IPv4 /16 covered by some network, a bit per hashed IPv6 /32 (nil
+	// when a network shorter than /32 is listed), and a bit per hashed
+	// domain indicator.
+	v4filter  *[1 << 16 / 64]uint64
+	v6filter  *[1 << 16 / 64]uint64
+	domFilter *[1 << 16 / 64]uint64
+}
+
+type bitmap = [1 << 16 / 64]uint64
+
+func setBit(b *bitmap, i uint32) { b[(i&0xffff)>>6] |= 1 << (i & 63) }
+func hasBit(b *bitmap, i uint32) bool {
+	return b[(i&0xffff)>>6]&(1<<(i&63)) != 0
+}
+
+// domainHash is FNV-1a over a domain's bytes from the last to the first,
+// lower-cased, so that the hash of every parent domain is a prefix of the
+// computation (see AppendDomain).
+func domainHash(s string) uint32 {
+	h := uint32(2166136261)
+	for i := len(s) - 1; i >= 0; i-- {
+		h = (h ^ uint32(lower(s[i]))) * 16777619
+	}
+	return fold(h)
+}
+
+func fold(h uint32) uint32 { return (h ^ h>>16) & 0xffff }
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func v6bucket(hi uint64) uint32 {
+	h := uint32(hi>>32) * 2654435761
+	return h >> 16
 }
 
 type window struct{ from, until int64 } // 0: unbounded
@@ -47,6 +87,7 @@ func NewSet(inds []Indicator) (*Set, []Problem) {
 		urls:    make(map[string][]int32),
 		hashes:  make(map[string][]int32),
 	}
+	s.v4filter, s.v6filter, s.domFilter = new(bitmap), new(bitmap), new(bitmap)
 	var probs []Problem
 	var lens4, lens6 [129]bool
 	for _, ind := range inds {
@@ -72,17 +113,34 @@ func NewSet(inds []Indicator) (*Set, []Problem) {
 				key := v4Key(p.Addr(), p.Bits())
 				s.v4[key] = append(s.v4[key], i)
 				lens4[p.Bits()] = true
+				first := uint32(key) >> 16
+				last := first
+				if p.Bits() < 16 {
+					last = first | (1<<(16-p.Bits()) - 1)
+				}
+				for b := first; b <= last; b++ {
+					setBit(s.v4filter, b)
+				}
 			} else {
 				key := v6Key(p.Addr(), p.Bits())
 				s.v6[key] = append(s.v6[key], i)
 				lens6[p.Bits()] = true
+				if p.Bits() >= 32 {
+					setBit(s.v6filter, v6bucket(key.hi))
+				}
 			}
 		case KindDomain:
 			s.domains[norm] = append(s.domains[norm], i)
+			setBit(s.domFilter, domainHash(norm))
 		case KindURL:
 			s.urls[norm] = append(s.urls[norm], i)
 		default:
 			s.hashes[norm] = append(s.hashes[norm], i)
+		}
+	}
+	for l := range 32 {
+		if lens6[l] {
+			s.v6filter = nil // a network shorter than /32 covers many buckets
 		}
 	}
 	for l := 128; l >= 0; l-- {
@@ -181,6 +239,10 @@ func (s *Set) AppendIP(dst []stream.ThreatEnrichment, addr netip.Addr, now int64
 	}
 	addr = addr.Unmap()
 	if addr.Is4() {
+		a := addr.As4()
+		if !hasBit(s.v4filter, uint32(a[0])<<8|uint32(a[1])) {
+			return dst
+		}
 		for _, l := range s.v4lens {
 			if idx, ok := s.v4[v4Key(addr, int(l))]; ok {
 				var found bool
@@ -190,6 +252,12 @@ func (s *Set) AppendIP(dst []stream.ThreatEnrichment, addr netip.Addr, now int64
 			}
 		}
 		return dst
+	}
+	if s.v6filter != nil && len(s.v6) > 0 {
+		b := addr.As16()
+		if !hasBit(s.v6filter, v6bucket(binary.BigEndian.Uint64(b[:8]))) {
+			return dst
+		}
 	}
 	for _, l := range s.v6lens {
 		if idx, ok := s.v6[v6Key(addr, int(l))]; ok {
@@ -211,6 +279,9 @@ func (s *Set) AppendDomain(dst []stream.ThreatEnrichment, name string, now int64
 	}
 	orig := name
 	name = strings.TrimSuffix(name, ".")
+	if !s.mayMatchDomain(name) {
+		return dst
+	}
 	var buf [256]byte
 	if hasUpper(name) {
 		if len(name) > len(buf) {
@@ -245,6 +316,21 @@ func (s *Set) AppendDomain(dst []stream.ThreatEnrichment, name string, now int64
 		}
 		name = name[j+1:]
 	}
+}
+
+// mayMatchDomain reports whether name or a parent of it may be listed: the
+// hash of each suffix starting at a label is checked against domFilter,
+// computed in one pass from the end of the name.
+func (s *Set) mayMatchDomain(name string) bool {
+	h := uint32(2166136261)
+	for i := len(name) - 1; i >= 0; i-- {
+		c := name[i]
+		if c == '.' && hasBit(s.domFilter, fold(h)) {
+			return true
+		}
+		h = (h ^ uint32(lower(c))) * 16777619
+	}
+	return hasBit(s.domFilter, fold(h))
 }
 
 // AppendURL appends the indicators listing the URL u (after normalization:
