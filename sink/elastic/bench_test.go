@@ -1,6 +1,10 @@
 package elastic
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"syscall"
 	"testing"
 	"time"
@@ -48,4 +52,30 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSinkWrite measures Write end to end (encode, chunk, HTTP on
+// loopback) against a server that acknowledges every bulk without work.
+func BenchmarkSinkWrite(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, `{"took":1,"errors":false,"items":[]}`)
+	}))
+	defer srv.Close()
+	s, err := New(context.Background(), Config{URL: srv.URL, SkipTemplates: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	evs := fixtureEvents(stream.FormatCloudTrail, 10000, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := s.Write(context.Background(), evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.SetBytes(s.Stats().BytesSent.Load() / int64(b.N))
+	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
 }
