@@ -168,7 +168,7 @@ func parseLine(s string, r *Record) error {
 	if r.SentBytes, ok = count(f[11]); !ok {
 		return bad("alb_bad_number", "sent_bytes", f[11])
 	}
-	r.Request = f[12]
+	r.Request = dash(f[12])
 	r.RequestMethod, r.RequestURL, r.RequestProtocol = splitRequest(f[12])
 	r.UserAgent = dash(f[13])
 	r.SSLCipher = dash(f[14])

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func FuzzParseAddr(f *testing.F) {
+func FuzzIPv4(f *testing.F) {
 	for _, s := range []string{"10.0.0.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.", "1..2.3", "1.2.3.4 ", "2001:db8::1", "::ffff:1.2.3.4", "", "1.2.3.04", "100.200.300.1"} {
 		f.Add(s)
 	}
