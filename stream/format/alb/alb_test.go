@@ -291,6 +291,9 @@ func checkGenerated(t *testing.T, data []byte, count int, start time.Time) int {
 		if ev.Timestamp.Before(last) {
 			t.Fatalf("line %d: time goes back", n)
 		}
+		if r := ev.Native.(*alb.Record); r.RequestCreationTime.After(r.Time) {
+			t.Fatalf("line %d: request created after the response", n)
+		}
 		last = ev.Timestamp
 		if looksHostile(&ev) {
 			attacks++
@@ -346,4 +349,24 @@ func BenchmarkParse(b *testing.B) {
 		reportCPU(b, c0)
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	})
+}
+
+// TestGeneratedTargets checks that a line has a target exactly when it has
+// a target status or list.
+func TestGeneratedTargets(t *testing.T) {
+	var buf bytes.Buffer
+	if err := alb.Generate(&buf, gen.Options{Count: 3000, Seed: 2, Attacks: true}); err != nil {
+		t.Fatal(err)
+	}
+	p := alb.NewParser()
+	for i, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var ev stream.Event
+		if err := p.Parse(&stream.Unit{Data: line}, &ev); err != nil {
+			t.Fatal(err)
+		}
+		r := ev.Native.(*alb.Record)
+		if r.TargetIP.IsValid() != (r.TargetPortList != "") || (r.TargetStatusCode != 0 && !r.TargetIP.IsValid()) {
+			t.Fatalf("line %d: inconsistent target fields: %s", i+1, line)
+		}
+	}
 }

@@ -193,12 +193,13 @@ func attack(r *rand.Rand, t time.Time, k int) entry {
 	e.ua = cleanAgents[0]
 	e.method, e.redirect, e.actions, e.priority = "GET", "", "forward", 1
 	e.status, e.tstatus, e.sent = 200, 200, 900+r.IntN(3000)
+	e.target, e.tpt, e.rspt = targets[r.IntN(len(targets))]+":8080", float64(1+r.IntN(120))/1000, 0
 	var path string
 	switch {
 	case k < len(SQLi):
 		path = SQLi[k]
 		if k == 1 { // raw spaces: the load balancer rejects the request line
-			e.status, e.tstatus, e.target, e.tpt, e.rspt, e.actions = 400, 0, "-", -1, -1, "-"
+			e.status, e.tstatus, e.target, e.tpt, e.rspt, e.actions, e.sent = 400, 0, "-", -1, -1, "-", 150
 		}
 		if k == 3 {
 			e.ua = ScannerAgents[0]
@@ -283,9 +284,9 @@ func (e *entry) append(b []byte, r *rand.Rand) []byte {
 	}
 	b = strconv.AppendInt(b, int64(e.priority), 10)
 	b = append(b, ' ')
-	took := e.rpt + e.rspt
-	if e.tpt > 0 {
-		took += e.tpt
+	took := 0.0
+	for _, v := range [3]float64{e.rpt, e.tpt, e.rspt} {
+		took += max(v, 0) // -1: not applicable
 	}
 	created := e.t.Add(-time.Duration(took*float64(time.Second)) - time.Duration(r.IntN(900))*time.Microsecond)
 	b = created.AppendFormat(b, "2006-01-02T15:04:05.000000Z")
