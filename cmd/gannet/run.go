@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strings"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -41,6 +39,12 @@ type runFlags struct {
 	batchSize   int
 	maxRecord   string
 	progress    string
+	intelDemo   bool
+	lake        string
+	es          string
+	geoip, asn  string
+	intel       listFlag
+	rules       listFlag
 }
 
 func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -54,6 +58,13 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.IntVar(&rf.batchSize, "batch-size", 0, "records per pipeline batch (default from config: 1000)")
 	fs.StringVar(&rf.maxRecord, "max-record-bytes", "", "cap on one record's decompressed size, e.g. 64MiB")
 	fs.StringVar(&rf.progress, "progress", "auto", "show progress on stderr: auto (when a terminal), always, never")
+	fs.BoolVar(&rf.intelDemo, "intel-demo", false, "add the embedded demo threat-intel feed (the indicators gannet gen --attacks uses)")
+	fs.StringVar(&rf.lake, "lake", "", "write the Parquet lake to DIR or s3://bucket/prefix")
+	fs.StringVar(&rf.es, "es", "", "index into Elasticsearch/OpenSearch at URL (credentials from GANNET_ES_USERNAME/GANNET_ES_PASSWORD)")
+	fs.StringVar(&rf.geoip, "geoip", "", "GeoIP city or country database (MaxMind DB format), path or s3://")
+	fs.StringVar(&rf.asn, "asn", "", "ASN database (MaxMind DB format), path or s3://")
+	fs.Var(&rf.intel, "intel", "threat-intel feed PATH[#format=csv&column=ip&feed=name…] (repeatable)")
+	fs.Var(&rf.rules, "rules", "directory of Sigma rules, loaded besides the built-ins (repeatable)")
 	inputs, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -78,6 +89,27 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if cfg.DLQ == "" {
 		cfg.DLQ = "gannet-dlq"
 	}
+	if rf.intelDemo {
+		cfg.IntelDemo = true
+	}
+	if rf.lake != "" {
+		cfg.Lake = rf.lake
+	}
+	if rf.es != "" {
+		cfg.ESURL = rf.es
+	}
+	if rf.geoip != "" {
+		cfg.GeoIP = rf.geoip
+	}
+	if rf.asn != "" {
+		cfg.ASN = rf.asn
+	}
+	if len(rf.intel) > 0 {
+		cfg.Intel = append(cfg.Intel, rf.intel...)
+	}
+	if len(rf.rules) > 0 {
+		cfg.Rules = append(cfg.Rules, rf.rules...)
+	}
 	if rf.batchSize != 0 {
 		cfg.BatchSize = rf.batchSize
 	}
@@ -100,6 +132,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	defer built.Close(context.WithoutCancel(ctx))
 	dead := deadLetters(built)
 	inputRejects := map[string]int64{}
+	titles := map[string]string{} // rule id → title, for the summary
 
 	var bytesRead atomic.Int64
 	var rejected []stream.DeadLetter
@@ -143,6 +176,9 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	err = rd.Read(ctx, inputs, func(recs []stream.Record) error {
 		res := built.Pipeline.Process(ctx, recs)
+		for i := range res.Alerts {
+			titles[res.Alerts[i].RuleID] = res.Alerts[i].RuleTitle
+		}
 		unacked += int64(len(res.Failed))
 		pending += int64(len(recs) - len(res.Failed))
 		st := built.Pipeline.Stats()
@@ -171,6 +207,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	elapsed := time.Since(start)
 	st := built.Pipeline.Stats()
 	sum := makeSummary(st, built, inputRejects, bytesRead.Load(), elapsed, cfg)
+	sum.titles = titles
 	summaryOut := stdout
 	if cfg.Out == "-" {
 		summaryOut = stderr
@@ -256,6 +293,7 @@ type summary struct {
 	EventsPerSecond    float64            `json:"events_per_second"`
 	Outputs            []string           `json:"outputs"`
 	StageSeconds       map[string]float64 `json:"stage_seconds"`
+	titles             map[string]string
 	// ControlMessagesSkipped counts CloudWatch Logs CONTROL_MESSAGE payloads.
 	ControlMessagesSkipped int64 `json:"cwlogs_control_messages_skipped"`
 }
@@ -303,33 +341,53 @@ func makeSummary(st pipeline.Stats, b *setup.Built, inputRejects map[string]int6
 }
 
 func (s *summary) print(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nSummary\n")
-	fmt.Fprintf(tw, "  records in\t%d\t(%s)\n", s.RecordsIn, humanBytes(s.BytesIn))
-	fmt.Fprintf(tw, "  events out\t%d\t%.0f events/s over %.2fs\n", s.EventsOut, s.EventsPerSecond, s.ElapsedSeconds)
+	type line struct {
+		name string
+		n    int64
+		note string
+	}
+	var rows []line
+	row := func(name string, n int64, note string) { rows = append(rows, line{name, n, note}) }
+	row("records in", s.RecordsIn, humanBytes(s.BytesIn))
+	row("events out", s.EventsOut, "")
 	for _, f := range pipeline.SortedKeys(s.EventsPerFormat) {
-		fmt.Fprintf(tw, "    %s\t%d\t\n", f, s.EventsPerFormat[f])
+		row("  "+f, s.EventsPerFormat[f], "")
 	}
 	if s.Skipped > 0 {
-		fmt.Fprintf(tw, "  skipped (headers)\t%d\t\n", s.Skipped)
+		row("skipped (headers)", s.Skipped, "")
 	}
-	fmt.Fprintf(tw, "  dead-lettered\t%d\t%s\n", s.DeadLettered, s.DeadLetterLocation)
+	if s.ControlMessagesSkipped > 0 {
+		row("CloudWatch Logs control messages", s.ControlMessagesSkipped, "skipped")
+	}
+	row("dead-lettered", s.DeadLettered, s.DeadLetterLocation)
 	for _, r := range pipeline.SortedKeys(s.DeadLetteredReason) {
-		fmt.Fprintf(tw, "    %s\t%d\t\n", r, s.DeadLetteredReason[r])
+		row("  "+r, s.DeadLetteredReason[r], "")
 	}
-	fmt.Fprintf(tw, "  alerts\t%d\t\n", s.Alerts)
+	row("alerts", s.Alerts, "")
 	rules := pipeline.SortedKeys(s.AlertsPerRule)
 	sort.SliceStable(rules, func(i, j int) bool { return s.AlertsPerRule[rules[i]] > s.AlertsPerRule[rules[j]] })
 	for _, r := range rules {
-		fmt.Fprintf(tw, "    %s\t%d\t\n", r, s.AlertsPerRule[r])
+		name := r
+		if t := s.titles[r]; t != "" {
+			name = t
+		}
+		row("  "+name, s.AlertsPerRule[r], "")
 	}
 	if s.Unacknowledged > 0 {
-		fmt.Fprintf(tw, "  NOT STORED (retry)\t%d\t\n", s.Unacknowledged)
+		row("NOT STORED (retry them)", s.Unacknowledged, "")
 	}
-	if len(s.Outputs) > 0 {
-		fmt.Fprintf(tw, "  outputs\t%s\t\n", strings.Join(s.Outputs, ", "))
+	wName, wNum := 0, 0
+	for _, r := range rows {
+		wName = max(wName, len(r.name))
+		wNum = max(wNum, len(fmt.Sprint(r.n)))
 	}
-	tw.Flush()
+	fmt.Fprintf(w, "\nSummary (%.2fs, %s events/s)\n", s.ElapsedSeconds, human(int64(s.EventsPerSecond)))
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-*s  %*d  %s\n", wName, r.name, wNum, r.n, r.note)
+	}
+	for _, o := range s.Outputs {
+		fmt.Fprintf(w, "  → %s\n", o)
+	}
 }
 
 func human(n int64) string {

@@ -55,11 +55,11 @@ type Built struct {
 }
 
 // Build assembles the pipeline cfg describes. Close releases it.
-func Build(ctx context.Context, cfg config.Config, o Options) (b *Built, err error) {
+func Build(ctx context.Context, cfg config.Config, o Options) (_ *Built, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	b = &Built{}
+	b := &Built{}
 	defer func() {
 		if err != nil {
 			b.Close(context.WithoutCancel(ctx))
@@ -163,7 +163,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (b *Built, err err
 			return nil, err
 		}
 		for _, s := range b.Detector.Skipped() {
-			o.Logger.Warn("rule not loaded", "source", s.Source, "title", s.Title, "reason", s.Reason)
+			o.Logger.Info("rule skipped", "source", s.Source, "title", s.Title, "reason", s.Reason)
 		}
 		detector = b.Detector
 	}
@@ -185,7 +185,10 @@ func Build(ctx context.Context, cfg config.Config, o Options) (b *Built, err err
 		DeferFlush: o.DeferFlush,
 		Logger:     o.Logger,
 	})
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Close flushes and closes every sink (in reverse order of creation).
