@@ -36,8 +36,12 @@ func BenchmarkLakeEncode(b *testing.B) {
 		name  string
 		codec Codec
 	}{{"zstd", ZSTD}, {"snappy", Snappy}, {"none", Uncompressed}} {
-		b.Run("table=cloudtrail/codec="+tc.name, func(b *testing.B) {
+		b.Run("table=cloudtrail-common/codec="+tc.name, func(b *testing.B) {
 			evs := cloudTrailEvents(batch, 1, time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC))
+			benchEncode(b, evs, Options{Encoding: Encoding{Codec: tc.codec}})
+		})
+		b.Run("table=cloudtrail/codec="+tc.name, func(b *testing.B) {
+			evs := parsedEvents(b, stream.FormatCloudTrail, batch, 1)
 			benchEncode(b, evs, Options{Encoding: Encoding{Codec: tc.codec}})
 		})
 	}

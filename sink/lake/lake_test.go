@@ -219,9 +219,11 @@ func TestParquetFooter(t *testing.T) {
 		t.Errorf("row groups = %d, want 3", md.NumRowGroups())
 	}
 	sc := md.Schema
+	nts := 0
 	for i := 0; i < sc.NumColumns(); i++ {
 		c := sc.Column(i)
-		if ts, ok := c.LogicalType().(*schema.TimestampLogicalType); ok {
+		if ts, ok := c.LogicalType().(schema.TimestampLogicalType); ok {
+			nts++
 			if !ts.IsAdjustedToUTC() || ts.TimeUnit() != schema.TimeUnitMillis {
 				t.Errorf("%s: %v", c.Name(), ts)
 			}
@@ -229,9 +231,12 @@ func TestParquetFooter(t *testing.T) {
 		if c.PhysicalType().String() == "INT96" {
 			t.Errorf("%s is INT96", c.Name())
 		}
-		if it, ok := c.LogicalType().(*schema.IntLogicalType); ok && !it.IsSigned() {
+		if it, ok := c.LogicalType().(schema.IntLogicalType); ok && !it.IsSigned() {
 			t.Errorf("%s is unsigned", c.Name())
 		}
+	}
+	if nts != 2 {
+		t.Errorf("%d timestamp columns, want 2", nts)
 	}
 	rg := md.RowGroup(0)
 	for _, name := range []string{"event_id", "event_action", "timestamp", "source_ip"} {

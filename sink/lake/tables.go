@@ -248,13 +248,6 @@ func eventInfo(e *E) rowInfo {
 	return rowInfo{time: t, lineage: &e.Lineage, id: e.ID, account: e.CloudAccountID, region: e.CloudRegion}
 }
 
-// nativeColumns returns the format's own columns, in file order (append only).
-func nativeColumns(f stream.Format) []col[E] {
-	switch f {
-	}
-	return nil
-}
-
 // A is the row type of the alerts table.
 type A = stream.Alert
 

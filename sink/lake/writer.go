@@ -71,7 +71,7 @@ type Encoding struct {
 	// values reach this size (default 64 MiB). With MaxOpenFiles it bounds
 	// the writer's memory.
 	RowGroupBytes int
-	// PageBytes is the target size of a data page (default 1 MiB).
+	// PageBytes is the target size of a data page (default 256 KiB).
 	PageBytes int64
 }
 
@@ -89,7 +89,7 @@ func (e Encoding) withDefaults() Encoding {
 		e.RowGroupBytes = 64 << 20
 	}
 	if e.PageBytes <= 0 {
-		e.PageBytes = 1 << 20
+		e.PageBytes = 256 << 10
 	}
 	return e
 }
