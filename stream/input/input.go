@@ -231,7 +231,7 @@ func (b *batcher) readWhole(name string, in io.Reader, format stream.Format) err
 		return fmt.Errorf("input %s: %w", name, err)
 	}
 	if int64(len(data)) > b.r.MaxRecord {
-		return b.reject(name, 0, 1, data[:1024], stream.Permanentf("record_too_large", "JSON document larger than the %d-byte record cap", b.r.MaxRecord))
+		return b.reject(name, 0, 1, prefix(data, 1024), stream.Permanentf("record_too_large", "JSON document larger than the %d-byte record cap", b.r.MaxRecord))
 	}
 	l := b.lineage(name, 0, 1)
 	return b.add(stream.Record{Lineage: l, Format: format}, data)
