@@ -115,18 +115,10 @@ func bad(code, field, val string) error {
 }
 
 func parseLine(s string, r *Record) error {
-	sc := scanner{s: s}
 	var f [len(fieldNames)]string
-	n := 0
-	for ; n < len(f); n++ {
-		tok, _, ok, badq := sc.next()
-		if !ok {
-			break
-		}
-		if badq {
-			return stream.Permanentf("s3access_bad_quoting", "field %d (%s): unterminated quoted or bracketed field", n+1, fieldNames[n])
-		}
-		f[n] = tok
+	n, rest, badq := split(s, f[:])
+	if badq >= 0 {
+		return stream.Permanentf("s3access_bad_quoting", "field %d (%s): unterminated quoted or bracketed field", badq+1, fieldNames[badq])
 	}
 	if n < minFields {
 		return stream.Permanentf("s3access_field_count", "%d fields, want at least %d", n, minFields)
@@ -138,11 +130,9 @@ func parseLine(s string, r *Record) error {
 		return bad("s3access_bad_time", "time", f[2])
 	}
 	if f[3] != "-" {
-		a, err := netip.ParseAddr(f[3])
-		if err != nil {
+		if r.RemoteIP, ok = parseAddr(f[3]); !ok {
 			return bad("s3access_bad_address", "remote_ip", f[3])
 		}
-		r.RemoteIP = a
 	}
 	r.Requester = dash(f[4])
 	r.RequestID = dash(f[5])
@@ -180,7 +170,7 @@ func parseLine(s string, r *Record) error {
 	r.TLSVersion = dash(f[23])
 	r.AccessPointARN = dash(f[24])
 	r.ACLRequired = f[25] == "Yes"
-	r.Extra = sc.rest()
+	r.Extra = s[rest:]
 	return nil
 }
 

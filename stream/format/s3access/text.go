@@ -1,6 +1,8 @@
 package s3access
 
 import (
+	"math/bits"
+	"net/netip"
 	"strings"
 	"time"
 	"unsafe"
@@ -56,77 +58,63 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
-// scanner walks the space-separated fields of one line. A field starting
-// with a double quote runs to the next unescaped quote that is followed by a
-// space or the end of the line, so quotes inside a value survive; a field
-// starting with "[" runs to the next "]".
-type scanner struct {
-	s   string
-	pos int
-	n   int // fields read so far
-}
-
-// next returns the next field, without its quotes or brackets. ok is false at the end
-// of the line; bad is true for an unterminated quoted field.
-func (sc *scanner) next() (tok string, quoted, ok, bad bool) {
-	s, i := sc.s, sc.pos
-	if i >= len(s) {
-		return "", false, false, false
-	}
-	sc.n++
-	if s[i] == '[' {
-		k := strings.IndexByte(s[i:], ']')
-		if k < 0 {
-			sc.pos = len(s)
-			return s[i+1:], true, true, true
+// split cuts s into at most len(f) space-separated fields and returns how
+// many it found, the offset of the unread rest of the line, and the index of
+// an unterminated quoted field (-1 if none). A field starting with a double
+// quote runs to the next unescaped quote that is followed by a space or the
+// end of the line (so quotes inside a value survive); its quotes are
+// removed. A field starting with "[" runs to the next "]", which must be
+// followed by a space or the end of the line.
+func split(s string, f []string) (n, rest, bad int) {
+	i := 0
+	for n < len(f) && i < len(s) {
+		if s[i] == '[' {
+			k := strings.IndexByte(s[i:], ']')
+			j := i + k + 1
+			if k < 0 || j < len(s) && s[j] != ' ' {
+				f[n] = s[i+1:]
+				return n + 1, len(s), n
+			}
+			f[n] = s[i+1 : j-1]
+			n++
+			i = j + 1
+			continue
 		}
-		j := i + k + 1
-		if j < len(s) && s[j] != ' ' {
-			sc.pos = len(s)
-			return s[i+1:], true, true, true
+		if s[i] != '"' {
+			j := indexSpace(s, i)
+			f[n] = s[i:j]
+			n++
+			i = j + 1
+			continue
 		}
-		sc.pos = min(j+1, len(s))
-		return s[i+1 : i+k], true, true, false
-	}
-	if s[i] == '"' {
+		// "-" is the most common quoted value.
+		if i+2 < len(s) && s[i+1] == '-' && s[i+2] == '"' && (i+3 == len(s) || s[i+3] == ' ') {
+			f[n] = s[i+1 : i+2]
+			n++
+			i += 4
+			continue
+		}
 		j := i + 1
 		for {
 			k := strings.IndexByte(s[j:], '"')
 			if k < 0 {
-				sc.pos = len(s)
-				return s[i+1:], true, true, true
+				f[n] = s[i+1:]
+				return n + 1, len(s), n
 			}
 			q := j + k
 			j = q + 1
 			if s[q-1] == '\\' && escaped(s, i+1, q) {
 				continue
 			}
-			if j == len(s) {
-				sc.pos = j
-				return s[i+1 : q], true, true, false
-			}
-			if s[j] == ' ' {
-				sc.pos = j + 1
-				return s[i+1 : q], true, true, false
+			if j == len(s) || s[j] == ' ' {
+				f[n] = s[i+1 : q]
+				n++
+				i = j + 1
+				break
 			}
 		}
 	}
-	// Most unquoted fields are short: look at a few bytes before paying
-	// for IndexByte.
-	j := i
-	for n := min(len(s), i+12); j < n; j++ {
-		if s[j] == ' ' {
-			sc.pos = j + 1
-			return s[i:j], false, true, false
-		}
-	}
-	k := strings.IndexByte(s[j:], ' ')
-	if k < 0 {
-		sc.pos = len(s)
-		return s[i:], false, true, false
-	}
-	sc.pos = j + k + 1
-	return s[i : j+k], false, true, false
+	return n, min(i, len(s)), -1
 }
 
 // escaped reports whether the quote at q is preceded by an odd number of
@@ -138,9 +126,6 @@ func escaped(s string, from, q int) bool {
 	}
 	return n&1 == 1
 }
-
-// rest returns the unread remainder of the line.
-func (sc *scanner) rest() string { return sc.s[sc.pos:] }
 
 // dash maps the absent marker "-" to "".
 func dash(s string) string {
@@ -279,7 +264,36 @@ func arnRegionAccount(arn string) (region, account string) {
 	return region, s[:k]
 }
 
-var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+// monthOf maps "Jan"…"Dec" to 1…12, anything else to 0.
+func monthOf(m string) int {
+	switch m {
+	case "Jan":
+		return 1
+	case "Feb":
+		return 2
+	case "Mar":
+		return 3
+	case "Apr":
+		return 4
+	case "May":
+		return 5
+	case "Jun":
+		return 6
+	case "Jul":
+		return 7
+	case "Aug":
+		return 8
+	case "Sep":
+		return 9
+	case "Oct":
+		return 10
+	case "Nov":
+		return 11
+	case "Dec":
+		return 12
+	}
+	return 0
+}
 
 // parseCLFTime parses "06/Feb/2019:00:00:38 +0000" (the brackets already
 // removed) and returns it in UTC.
@@ -297,13 +311,7 @@ func parseCLFTime(s string) (time.Time, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || om > 59 || oh > 23 {
 		return time.Time{}, false
 	}
-	month := 0
-	for i, m := range months {
-		if s[3:6] == m {
-			month = i + 1
-			break
-		}
-	}
+	month := monthOf(s[3:6])
 	if month == 0 {
 		return time.Time{}, false
 	}
@@ -321,4 +329,69 @@ func parseCLFTime(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+const (
+	swarOnes   = 0x0101010101010101
+	swarHigh   = 0x8080808080808080
+	swarSpaces = 0x2020202020202020
+)
+
+// indexSpace returns the index of the first ' ' in s at or after i, or
+// len(s). It tests eight bytes at a time.
+func indexSpace(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		// Unaligned 8-byte load; i+8 <= len(s) keeps it inside s.
+		x := *(*uint64)(unsafe.Pointer(unsafe.StringData(s[i:]))) ^ swarSpaces
+		if t := (x - swarOnes) &^ x & swarHigh; t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] == ' ' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// parseAddr parses an IPv4 dotted quad by hand (the common case) and
+// leaves anything else, including every malformed input, to netip.ParseAddr.
+func parseAddr(s string) (netip.Addr, bool) {
+	var a [4]byte
+	i := 0
+	for k := 0; k < 4; k++ {
+		if k > 0 {
+			if i >= len(s) || s[i] != '.' {
+				return parseAddrSlow(s)
+			}
+			i++
+		}
+		if i >= len(s) || s[i]-'0' > 9 {
+			return parseAddrSlow(s)
+		}
+		v := uint(s[i] - '0')
+		i++
+		if i < len(s) && s[i]-'0' <= 9 && v != 0 {
+			v = v*10 + uint(s[i]-'0')
+			i++
+			if i < len(s) && s[i]-'0' <= 9 {
+				v = v*10 + uint(s[i]-'0')
+				i++
+			}
+		}
+		if v > 255 {
+			return parseAddrSlow(s)
+		}
+		a[k] = byte(v)
+	}
+	if i != len(s) {
+		return parseAddrSlow(s)
+	}
+	return netip.AddrFrom4(a), true
+}
+
+func parseAddrSlow(s string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(s)
+	return ip, err == nil
 }
