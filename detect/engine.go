@@ -21,6 +21,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gannet-sec/gannet/detect/anomaly"
 	"github.com/gannet-sec/gannet/detect/correlate"
 	"github.com/gannet-sec/gannet/detect/sigma"
 	"github.com/gannet-sec/gannet/stream"
@@ -57,6 +58,9 @@ type Options struct {
 	// Strict makes New fail on a rule that cannot be loaded instead of
 	// skipping it (Engine.Skipped lists skipped rules).
 	Strict bool
+	// Anomaly turns on anomaly detection (detect/anomaly) with this
+	// configuration; nil leaves it off.
+	Anomaly *anomaly.Config
 }
 
 // Skipped is a rule that was not loaded, and why.
@@ -100,6 +104,9 @@ type Engine struct {
 	order   []*stream.Alert
 	valBuf  []string
 	keyBuf  []byte
+	// anomaly baselines (nil when Options.Anomaly is nil)
+	anom     *anomaly.Detector
+	anomEmit func(*stream.Alert)
 }
 
 type ruleState struct {
@@ -170,6 +177,10 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.matcher = e.set.NewMatcher()
+	if opts.Anomaly != nil {
+		e.anom = anomaly.New(*opts.Anomaly)
+		e.anomEmit = e.queueAnomaly
+	}
 	return e, nil
 }
 
@@ -300,6 +311,13 @@ func (e *Engine) Stats() Stats {
 		}
 		s.Evicted += c.win.Evicted
 	}
+	if e.anom != nil {
+		for id, n := range e.anom.Stats().Alerts {
+			if n > 0 {
+				s.Alerts[id] += n
+			}
+		}
+	}
 	return s
 }
 
@@ -329,6 +347,9 @@ func (e *Engine) Detect(ctx context.Context, events []stream.Event, emit func(*s
 			if rs.generate {
 				e.single(rs, ev)
 			}
+		}
+		if e.anom != nil {
+			e.anom.Observe(ev, e.anomEmit)
 		}
 	}
 	e.flush(emit)
@@ -480,7 +501,8 @@ func (e *Engine) flush(emit func(*stream.Alert)) {
 	clear(e.singles)
 }
 
-// LoadDir parses every Sigma rule under dir (*.yml, *.yaml). Files that do
+// LoadDir parses every Sigma rule under dir (*.yml, *.yaml), except under
+// sub-directories named tests (rule test cases, see RunTests). Files that do
 // not parse are returned as skipped; an unreadable directory is an error.
 func LoadDir(dir string) ([]*sigma.Rule, []Skipped, error) {
 	var rules []*sigma.Rule
@@ -488,6 +510,9 @@ func LoadDir(dir string) ([]*sigma.Rule, []Skipped, error) {
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && p != dir && d.Name() == "tests" {
+			return filepath.SkipDir // rule test cases (RunTests), not rules
 		}
 		if d.IsDir() || !(strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
 			return nil
