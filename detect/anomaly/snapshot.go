@@ -16,12 +16,12 @@ const snapshotVersion = 1
 // Countries and APIs are kept as 64-bit hashes (XXH3 of the ISO code, of
 // eventSource NUL eventName), not as names.
 type snapshot struct {
-	Version int            `json:"version"`
-	Bucket  int64          `json:"bucket_ns"`
-	Rate    []rateSnap     `json:"rate,omitempty"`
-	Country []seenSnap     `json:"country,omitempty"`
-	API     []seenSnap     `json:"api,omitempty"`
-	Alerts  [3]int64       `json:"alerts"`
+	Version int        `json:"version"`
+	Bucket  int64      `json:"bucket_ns"`
+	Rate    []rateSnap `json:"rate,omitempty"`
+	Country []seenSnap `json:"country,omitempty"`
+	API     []seenSnap `json:"api,omitempty"`
+	Alerts  [3]int64   `json:"alerts"`
 }
 
 type rateSnap struct {
