@@ -25,7 +25,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
-				return nil, errUsage
+				return nil, errHelp
 			}
 			return nil, errUsage
 		}

@@ -36,8 +36,12 @@ func main() {
 	os.Exit(code)
 }
 
-// errUsage marks an error whose message already explains the usage problem.
-var errUsage = errors.New("usage")
+// errUsage marks an error whose message already explains the usage problem;
+// errHelp ends a command after its help was printed on request.
+var (
+	errUsage = errors.New("usage")
+	errHelp  = errors.New("help")
+)
 
 // runMain runs one command and returns the process exit code: 0 success,
 // 1 failure, 2 usage error, 3 records left unacknowledged.
@@ -62,7 +66,7 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	var unacked *unackedError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelp):
 		return 0
 	case errors.Is(err, errUsage):
 		return 2

@@ -53,7 +53,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.StringVar(&rf.configFile, "config", "", "YAML configuration file")
 	fs.StringVar(&rf.format, "format", "", "format of the inputs: auto (sniff each line) or a format name (default from config: auto)")
 	fs.StringVar(&rf.out, "out", "", "write normalized events as NDJSON to FILE, or - for stdout")
-	fs.StringVar(&rf.dlq, "dlq", "", "dead-letter directory (default ./gannet-dlq, created only when something is dead-lettered)")
+	fs.StringVar(&rf.dlq, "dlq", "", "dead-letter directory or s3://bucket/prefix (default ./gannet-dlq)")
 	fs.StringVar(&rf.summaryJSON, "summary-json", "", "also write the summary counts as JSON to FILE")
 	fs.IntVar(&rf.batchSize, "batch-size", 0, "records per pipeline batch (default from config: 1000)")
 	fs.StringVar(&rf.maxRecord, "max-record-bytes", "", "cap on one record's decompressed size, e.g. 64MiB")
