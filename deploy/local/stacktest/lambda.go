@@ -23,7 +23,7 @@ import (
 // Timeouts of the Lambda helpers.
 var (
 	// LambdaBuildTimeout bounds `go build` of a handler.
-	LambdaBuildTimeout = 5 * time.Minute
+	LambdaBuildTimeout = 10 * time.Minute
 	// LambdaStartTimeout bounds the wait for the emulator to accept connections.
 	LambdaStartTimeout = 20 * time.Second
 	// LambdaInvokeTimeout bounds one Invoke when ctx has no earlier deadline.

@@ -477,6 +477,9 @@ func UniqueName(t testing.TB, prefix string) string {
 		return strings.Trim(b.String(), "-")
 	}
 	p := clean(prefix)
+	if len(p) > 20 {
+		p = strings.Trim(p[:20], "-")
+	}
 	if p == "" {
 		p = "t"
 	}
@@ -485,11 +488,16 @@ func UniqueName(t testing.TB, prefix string) string {
 	}
 	suffix := fmt.Sprintf("%x%04x", time.Now().UnixNano()&0xffffffffff, nameCounter.next())
 	name := clean(t.Name())
-	maxTest := 63 - len(p) - len(suffix) - 2
-	if len(name) > maxTest {
+	if maxTest := 63 - len(p) - len(suffix) - 2; len(name) > maxTest {
 		name = name[len(name)-maxTest:]
 	}
-	out := p + "-" + strings.Trim(name, "-") + "-" + suffix
-	out = strings.ReplaceAll(out, "--", "-")
+	parts := []string{p}
+	if name = strings.Trim(name, "-"); name != "" {
+		parts = append(parts, name)
+	}
+	out := strings.Join(append(parts, suffix), "-")
+	for strings.Contains(out, "--") {
+		out = strings.ReplaceAll(out, "--", "-")
+	}
 	return out
 }
