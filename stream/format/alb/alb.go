@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/internal/textscan"
 )
 
 // Record is one ALB access log entry, every documented field typed.
@@ -90,7 +91,7 @@ const minFields = 29
 // for concurrent use.
 func NewParser() stream.Parser { return &parser{} }
 
-type parser struct{ a arena }
+type parser struct{ a textscan.Arena[Record] }
 
 func (p *parser) Format() stream.Format { return stream.FormatALB }
 
@@ -102,12 +103,12 @@ var (
 
 // Parse parses one access log line into ev.
 func (p *parser) Parse(u *stream.Unit, ev *stream.Event) error {
-	line := trimEOL(u.Data)
+	line := textscan.TrimEOL(u.Data)
 	if len(line) == 0 {
 		return stream.Permanentf("alb_field_count", "empty line")
 	}
-	r := p.a.record()
-	if err := parseLine(p.a.str(line), r); err != nil {
+	r := p.a.Record()
+	if err := parseLine(p.a.String(line), r); err != nil {
 		*r = Record{}
 		return err
 	}
@@ -115,17 +116,10 @@ func (p *parser) Parse(u *stream.Unit, ev *stream.Event) error {
 	return nil
 }
 
-func bad(code, field, val string) error {
-	if len(val) > 64 {
-		val = val[:64] + "…"
-	}
-	return stream.Permanentf(code, "field %s: %q", field, val)
-}
-
 // parseLine fills r from one line (already a stable string).
 func parseLine(s string, r *Record) error {
 	var f [len(fieldNames)]string
-	n, rest, badq := split(s, f[:])
+	n, rest, badq := textscan.Split(s, f[:], false)
 	if badq >= 0 {
 		return stream.Permanentf("alb_bad_quoting", "field %d (%s): unterminated quoted field", badq+1, fieldNames[badq])
 	}
@@ -134,73 +128,73 @@ func parseLine(s string, r *Record) error {
 	}
 	r.Type = f[0]
 	if r.Type == "" || r.Type == "-" {
-		return bad("alb_bad_type", "type", f[0])
+		return textscan.Bad("alb_bad_type", "type", f[0])
 	}
 	var ok bool
-	if r.Time, ok = parseISOTime(f[1]); !ok {
-		return bad("alb_bad_time", "time", f[1])
+	if r.Time, ok = textscan.ParseISOTime(f[1]); !ok {
+		return textscan.Bad("alb_bad_time", "time", f[1])
 	}
-	r.ELB = dash(f[2])
-	if r.ClientIP, r.ClientPort, ok = splitHostPort(f[3]); !ok {
-		return bad("alb_bad_address", "client:port", f[3])
+	r.ELB = textscan.Dash(f[2])
+	if r.ClientIP, r.ClientPort, ok = textscan.SplitHostPort(f[3]); !ok {
+		return textscan.Bad("alb_bad_address", "client:port", f[3])
 	}
-	if r.TargetIP, r.TargetPort, ok = splitHostPort(f[4]); !ok {
-		return bad("alb_bad_address", "target:port", f[4])
+	if r.TargetIP, r.TargetPort, ok = textscan.SplitHostPort(f[4]); !ok {
+		return textscan.Bad("alb_bad_address", "target:port", f[4])
 	}
 	if r.RequestProcessingTime, ok = seconds(f[5]); !ok {
-		return bad("alb_bad_number", "request_processing_time", f[5])
+		return textscan.Bad("alb_bad_number", "request_processing_time", f[5])
 	}
 	if r.TargetProcessingTime, ok = seconds(f[6]); !ok {
-		return bad("alb_bad_number", "target_processing_time", f[6])
+		return textscan.Bad("alb_bad_number", "target_processing_time", f[6])
 	}
 	if r.ResponseProcessingTime, ok = seconds(f[7]); !ok {
-		return bad("alb_bad_number", "response_processing_time", f[7])
+		return textscan.Bad("alb_bad_number", "response_processing_time", f[7])
 	}
 	if r.ELBStatusCode, ok = status(f[8]); !ok {
-		return bad("alb_bad_number", "elb_status_code", f[8])
+		return textscan.Bad("alb_bad_number", "elb_status_code", f[8])
 	}
 	if r.TargetStatusCode, ok = status(f[9]); !ok {
-		return bad("alb_bad_number", "target_status_code", f[9])
+		return textscan.Bad("alb_bad_number", "target_status_code", f[9])
 	}
 	if r.ReceivedBytes, ok = count(f[10]); !ok {
-		return bad("alb_bad_number", "received_bytes", f[10])
+		return textscan.Bad("alb_bad_number", "received_bytes", f[10])
 	}
 	if r.SentBytes, ok = count(f[11]); !ok {
-		return bad("alb_bad_number", "sent_bytes", f[11])
+		return textscan.Bad("alb_bad_number", "sent_bytes", f[11])
 	}
-	r.Request = dash(f[12])
-	r.RequestMethod, r.RequestURL, r.RequestProtocol = splitRequest(f[12])
-	r.UserAgent = dash(f[13])
-	r.SSLCipher = dash(f[14])
-	r.SSLProtocol = dash(f[15])
-	r.TargetGroupARN = dash(f[16])
-	r.TraceID = dash(f[17])
-	r.DomainName = dash(f[18])
-	r.ChosenCertARN = dash(f[19])
+	r.Request = textscan.Dash(f[12])
+	r.RequestMethod, r.RequestURL, r.RequestProtocol = textscan.SplitRequest(f[12])
+	r.UserAgent = textscan.Dash(f[13])
+	r.SSLCipher = textscan.Dash(f[14])
+	r.SSLProtocol = textscan.Dash(f[15])
+	r.TargetGroupARN = textscan.Dash(f[16])
+	r.TraceID = textscan.Dash(f[17])
+	r.DomainName = textscan.Dash(f[18])
+	r.ChosenCertARN = textscan.Dash(f[19])
 	if v := f[20]; v == "-" {
 		r.MatchedRulePriority = -1
-	} else if n, ok := atoi(v); ok && n >= 0 && n <= 1<<31-1 {
+	} else if n, ok := textscan.Atoi(v); ok && n >= 0 && n <= 1<<31-1 {
 		r.MatchedRulePriority = int32(n)
 	} else {
-		return bad("alb_bad_number", "matched_rule_priority", v)
+		return textscan.Bad("alb_bad_number", "matched_rule_priority", v)
 	}
 	if v := f[21]; v != "-" {
-		if r.RequestCreationTime, ok = parseISOTime(v); !ok {
-			return bad("alb_bad_time", "request_creation_time", v)
+		if r.RequestCreationTime, ok = textscan.ParseISOTime(v); !ok {
+			return textscan.Bad("alb_bad_time", "request_creation_time", v)
 		}
 	}
-	r.ActionsExecuted = dash(f[22])
-	r.RedirectURL = dash(f[23])
-	r.ErrorReason = dash(f[24])
-	r.TargetPortList = dash(f[25])
-	r.TargetStatusCodeList = dash(f[26])
-	r.Classification = dash(f[27])
-	r.ClassificationReason = dash(f[28])
+	r.ActionsExecuted = textscan.Dash(f[22])
+	r.RedirectURL = textscan.Dash(f[23])
+	r.ErrorReason = textscan.Dash(f[24])
+	r.TargetPortList = textscan.Dash(f[25])
+	r.TargetStatusCodeList = textscan.Dash(f[26])
+	r.Classification = textscan.Dash(f[27])
+	r.ClassificationReason = textscan.Dash(f[28])
 	// Optional trailing fields, in documented order ("" when absent).
-	r.ConnTraceID = dash(f[29])
-	r.TransformedHost = dash(f[30])
-	r.TransformedURI = dash(f[31])
-	r.RequestTransformStatus = dash(f[32])
+	r.ConnTraceID = textscan.Dash(f[29])
+	r.TransformedHost = textscan.Dash(f[30])
+	r.TransformedURI = textscan.Dash(f[31])
+	r.RequestTransformStatus = textscan.Dash(f[32])
 	r.Extra = s[rest:]
 	return nil
 }
@@ -210,7 +204,7 @@ func seconds(v string) (float64, bool) {
 	if v == "-" {
 		return -1, true
 	}
-	return parseFloat(v)
+	return textscan.ParseFloat(v)
 }
 
 // status parses an HTTP status code; "-" is 0.
@@ -218,7 +212,7 @@ func status(v string) (int32, bool) {
 	if v == "-" {
 		return 0, true
 	}
-	n, ok := atoi(v)
+	n, ok := textscan.Atoi(v)
 	return int32(n), ok && n >= 0 && n <= 999
 }
 
@@ -227,7 +221,7 @@ func count(v string) (int64, bool) {
 	if v == "-" {
 		return 0, true
 	}
-	n, ok := atoi(v)
+	n, ok := textscan.Atoi(v)
 	return n, ok && n >= 0
 }
 
@@ -242,23 +236,6 @@ var fieldNames = [...]string{
 	"target:port_list", "target_status_code_list", "classification",
 	"classification_reason", "conn_trace_id", "transformed_host",
 	"transformed_uri", "request_transform_status",
-}
-
-// splitRequest splits "METHOD URL PROTOCOL" at the first and the last
-// space, so a URL with raw spaces stays whole. "-" parts become "".
-func splitRequest(req string) (method, url, proto string) {
-	req = strings.TrimSuffix(req, " ") // a malformed request is logged as "- - - "
-	i := strings.IndexByte(req, ' ')
-	if i < 0 {
-		return "", dash(req), ""
-	}
-	method = dash(req[:i])
-	rest := req[i+1:]
-	j := strings.LastIndexByte(rest, ' ')
-	if j < 0 {
-		return method, dash(rest), ""
-	}
-	return method, dash(rest[:j]), dash(rest[j+1:])
 }
 
 // fill sets the ECS common fields of ev from r.
@@ -291,13 +268,13 @@ func fill(ev *stream.Event, r *Record) {
 	ev.HTTPVersion = strings.TrimPrefix(r.RequestProtocol, "HTTP/")
 	ev.HTTPStatusCode = r.ELBStatusCode
 	ev.URLOriginal = r.RequestURL
-	ev.URLDomain, ev.URLPath, ev.URLQuery = splitURL(r.RequestURL)
+	ev.URLDomain, ev.URLPath, ev.URLQuery = textscan.SplitURL(r.RequestURL)
 	ev.ErrorCode = r.ErrorReason
 	ev.CloudProvider = "aws"
 	arn := r.TargetGroupARN
 	if arn == "" {
 		arn = r.ChosenCertARN
 	}
-	ev.CloudRegion, ev.CloudAccountID = arnRegionAccount(arn)
+	ev.CloudRegion, ev.CloudAccountID = textscan.ARNRegionAccount(arn)
 	ev.Native = r
 }

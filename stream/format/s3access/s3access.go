@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/internal/textscan"
 )
 
 // Record is one S3 server access log record, every documented field typed.
@@ -82,7 +83,7 @@ var fieldNames = [...]string{
 // for concurrent use.
 func NewParser() stream.Parser { return &parser{} }
 
-type parser struct{ a arena }
+type parser struct{ a textscan.Arena[Record] }
 
 func (p *parser) Format() stream.Format { return stream.FormatS3Access }
 
@@ -94,12 +95,12 @@ var (
 
 // Parse parses one access log line into ev.
 func (p *parser) Parse(u *stream.Unit, ev *stream.Event) error {
-	line := trimEOL(u.Data)
+	line := textscan.TrimEOL(u.Data)
 	if len(line) == 0 {
 		return stream.Permanentf("s3access_field_count", "empty line")
 	}
-	r := p.a.record()
-	if err := parseLine(p.a.str(line), r); err != nil {
+	r := p.a.Record()
+	if err := parseLine(p.a.String(line), r); err != nil {
 		*r = Record{}
 		return err
 	}
@@ -107,88 +108,64 @@ func (p *parser) Parse(u *stream.Unit, ev *stream.Event) error {
 	return nil
 }
 
-func bad(code, field, val string) error {
-	if len(val) > 64 {
-		val = val[:64] + "…"
-	}
-	return stream.Permanentf(code, "field %s: %q", field, val)
-}
-
 func parseLine(s string, r *Record) error {
 	var f [len(fieldNames)]string
-	n, rest, badq := split(s, f[:])
+	n, rest, badq := textscan.Split(s, f[:], true)
 	if badq >= 0 {
 		return stream.Permanentf("s3access_bad_quoting", "field %d (%s): unterminated quoted or bracketed field", badq+1, fieldNames[badq])
 	}
 	if n < minFields {
 		return stream.Permanentf("s3access_field_count", "%d fields, want at least %d", n, minFields)
 	}
-	r.BucketOwner = dash(f[0])
-	r.Bucket = dash(f[1])
+	r.BucketOwner = textscan.Dash(f[0])
+	r.Bucket = textscan.Dash(f[1])
 	var ok bool
-	if r.Time, ok = parseCLFTime(f[2]); !ok {
-		return bad("s3access_bad_time", "time", f[2])
+	if r.Time, ok = textscan.ParseCLFTime(f[2]); !ok {
+		return textscan.Bad("s3access_bad_time", "time", f[2])
 	}
 	if f[3] != "-" {
-		if r.RemoteIP, ok = parseAddr(f[3]); !ok {
-			return bad("s3access_bad_address", "remote_ip", f[3])
+		if r.RemoteIP, ok = textscan.ParseAddr(f[3]); !ok {
+			return textscan.Bad("s3access_bad_address", "remote_ip", f[3])
 		}
 	}
-	r.Requester = dash(f[4])
-	r.RequestID = dash(f[5])
-	r.Operation = dash(f[6])
-	r.Key = dash(f[7])
-	r.RequestURI = dash(f[8])
-	r.RequestMethod, r.RequestTarget, r.RequestProtocol = splitRequest(f[8])
+	r.Requester = textscan.Dash(f[4])
+	r.RequestID = textscan.Dash(f[5])
+	r.Operation = textscan.Dash(f[6])
+	r.Key = textscan.Dash(f[7])
+	r.RequestURI = textscan.Dash(f[8])
+	r.RequestMethod, r.RequestTarget, r.RequestProtocol = textscan.SplitRequest(f[8])
 	if v := f[9]; v != "-" {
-		n, ok := atoi(v)
+		n, ok := textscan.Atoi(v)
 		if !ok || n < 0 || n > 999 {
-			return bad("s3access_bad_number", "http_status", v)
+			return textscan.Bad("s3access_bad_number", "http_status", v)
 		}
 		r.HTTPStatus = int32(n)
 	}
-	r.ErrorCode = dash(f[10])
+	r.ErrorCode = textscan.Dash(f[10])
 	for i, dst := range [4]*int64{&r.BytesSent, &r.ObjectSize, &r.TotalTime, &r.TurnAroundTime} {
 		v := f[11+i]
 		if v == "-" {
 			continue
 		}
-		n, ok := atoi(v)
+		n, ok := textscan.Atoi(v)
 		if !ok || n < 0 {
-			return bad("s3access_bad_number", fieldNames[11+i], v)
+			return textscan.Bad("s3access_bad_number", fieldNames[11+i], v)
 		}
 		*dst = n
 	}
-	r.Referer = dash(f[15])
-	r.UserAgent = dash(f[16])
-	r.VersionID = dash(f[17])
-	r.HostID = dash(f[18])
-	r.SignatureVersion = dash(f[19])
-	r.CipherSuite = dash(f[20])
-	r.AuthenticationType = dash(f[21])
-	r.HostHeader = dash(f[22])
-	r.TLSVersion = dash(f[23])
-	r.AccessPointARN = dash(f[24])
+	r.Referer = textscan.Dash(f[15])
+	r.UserAgent = textscan.Dash(f[16])
+	r.VersionID = textscan.Dash(f[17])
+	r.HostID = textscan.Dash(f[18])
+	r.SignatureVersion = textscan.Dash(f[19])
+	r.CipherSuite = textscan.Dash(f[20])
+	r.AuthenticationType = textscan.Dash(f[21])
+	r.HostHeader = textscan.Dash(f[22])
+	r.TLSVersion = textscan.Dash(f[23])
+	r.AccessPointARN = textscan.Dash(f[24])
 	r.ACLRequired = f[25] == "Yes"
 	r.Extra = s[rest:]
 	return nil
-}
-
-// splitRequest splits "METHOD TARGET PROTOCOL" at the first and the last
-// space, so a target with raw spaces stays whole. "-" parts become "".
-func splitRequest(req string) (method, target, proto string) {
-	req = strings.TrimSuffix(req, " ")
-	i := strings.IndexByte(req, ' ')
-	if i < 0 {
-		return "", dash(req), ""
-	}
-	method = dash(req[:i])
-	rest := req[i+1:]
-	j := strings.LastIndexByte(rest, ' ')
-	if j < 0 {
-		return method, dash(rest), ""
-	}
-	return method, dash(rest[:j]), dash(rest[j+1:])
 }
 
 // fill sets the ECS common fields of ev from r.
@@ -216,11 +193,11 @@ func fill(ev *stream.Event, r *Record) {
 	ev.HTTPVersion = strings.TrimPrefix(r.RequestProtocol, "HTTP/")
 	ev.HTTPStatusCode = r.HTTPStatus
 	ev.URLOriginal = r.RequestTarget
-	_, ev.URLPath, ev.URLQuery = splitURL(r.RequestTarget)
+	_, ev.URLPath, ev.URLQuery = textscan.SplitURL(r.RequestTarget)
 	ev.URLDomain = r.HostHeader
 	ev.ErrorCode = r.ErrorCode
 	ev.CloudProvider = "aws"
-	ev.CloudRegion, ev.CloudAccountID = arnRegionAccount(r.AccessPointARN)
+	ev.CloudRegion, ev.CloudAccountID = textscan.ARNRegionAccount(r.AccessPointARN)
 	ev.Native = r
 }
 

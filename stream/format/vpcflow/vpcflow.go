@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/internal/textscan"
 )
 
 // Record is one flow log record. Fields not in the log format, or logged as
@@ -81,6 +82,7 @@ func (*Record) Format() stream.Format { return stream.FormatVPCFlow }
 // ParseFields). The parser is not safe for concurrent use.
 func NewParser(fields []string) stream.Parser {
 	p := &parser{}
+	p.a.ChunkBytes = 16 << 10 // lines are short
 	p.setFields(DefaultFields())
 	if len(fields) > 0 {
 		fs, err := ParseFields(fields)
@@ -98,7 +100,7 @@ type parser struct {
 	v2     bool   // fields are the default format: use the fast path
 	header string // the last UnitContext.Header applied
 	cfgErr error
-	a      arena
+	a      textscan.Arena[Record]
 }
 
 func (p *parser) Format() stream.Format { return stream.FormatVPCFlow }
@@ -119,7 +121,7 @@ func (p *parser) Parse(u *stream.Unit, ev *stream.Event) error {
 		}
 		p.header = u.Context.Header
 	}
-	line := trimEOL(u.Data)
+	line := textscan.TrimEOL(u.Data)
 	if len(line) == 0 {
 		return stream.Permanentf("vpcflow_field_count", "empty line")
 	}
@@ -132,8 +134,8 @@ func (p *parser) Parse(u *stream.Unit, ev *stream.Event) error {
 	if p.cfgErr != nil {
 		return p.cfgErr
 	}
-	r := p.a.record()
-	if err := p.parseLine(p.a.str(line), r); err != nil {
+	r := p.a.Record()
+	if err := p.parseLine(p.a.String(line), r); err != nil {
 		*r = Record{}
 		return err
 	}
@@ -186,7 +188,7 @@ func (p *parser) parseLine(s string, r *Record) error {
 		if pos > len(s) {
 			return stream.Permanentf("vpcflow_field_count", "%d fields, format has %d", n, len(p.fields))
 		}
-		j := indexSpace(s, pos)
+		j := textscan.IndexSpace(s, pos)
 		tok := s[pos:j]
 		pos = j + 1
 		switch tok {
@@ -213,7 +215,7 @@ func parseV2(s string, r *Record) error {
 		if pos > len(s) {
 			return stream.Permanentf("vpcflow_field_count", "%d fields, format has %d", n, len(f))
 		}
-		j := indexSpace(s, pos)
+		j := textscan.IndexSpace(s, pos)
 		if j == pos {
 			return stream.Permanentf("vpcflow_field_count", "field %d (%s) is empty (double or trailing space)", n+1, Field(n))
 		}
@@ -227,7 +229,7 @@ func parseV2(s string, r *Record) error {
 	var ok bool
 	var n int64
 	if v := f[FieldVersion]; v != "-" {
-		if n, ok = uatoi(v); !ok || n > 255 {
+		if n, ok = textscan.Uatoi(v); !ok || n > 255 {
 			return bad("vpcflow_bad_number", FieldVersion, v)
 		}
 		r.Version = int32(n)
@@ -242,59 +244,59 @@ func parseV2(s string, r *Record) error {
 		present |= 1 << FieldInterfaceID
 	}
 	if v := f[FieldSrcAddr]; v != "-" {
-		if r.SrcAddr, ok = parseAddr(v); !ok {
+		if r.SrcAddr, ok = textscan.ParseAddr(v); !ok {
 			return bad("vpcflow_bad_address", FieldSrcAddr, v)
 		}
 		present |= 1 << FieldSrcAddr
 	}
 	if v := f[FieldDstAddr]; v != "-" {
-		if r.DstAddr, ok = parseAddr(v); !ok {
+		if r.DstAddr, ok = textscan.ParseAddr(v); !ok {
 			return bad("vpcflow_bad_address", FieldDstAddr, v)
 		}
 		present |= 1 << FieldDstAddr
 	}
 	if v := f[FieldSrcPort]; v != "-" {
-		if n, ok = uatoi(v); !ok || n > 65535 {
+		if n, ok = textscan.Uatoi(v); !ok || n > 65535 {
 			return bad("vpcflow_bad_port", FieldSrcPort, v)
 		}
 		r.SrcPort = int32(n)
 		present |= 1 << FieldSrcPort
 	}
 	if v := f[FieldDstPort]; v != "-" {
-		if n, ok = uatoi(v); !ok || n > 65535 {
+		if n, ok = textscan.Uatoi(v); !ok || n > 65535 {
 			return bad("vpcflow_bad_port", FieldDstPort, v)
 		}
 		r.DstPort = int32(n)
 		present |= 1 << FieldDstPort
 	}
 	if v := f[FieldProtocol]; v != "-" {
-		if n, ok = uatoi(v); !ok || n > 255 {
+		if n, ok = textscan.Uatoi(v); !ok || n > 255 {
 			return bad("vpcflow_bad_protocol", FieldProtocol, v)
 		}
 		r.Protocol = int32(n)
 		present |= 1 << FieldProtocol
 	}
 	if v := f[FieldPackets]; v != "-" {
-		if r.Packets, ok = uatoi(v); !ok {
+		if r.Packets, ok = textscan.Uatoi(v); !ok {
 			return bad("vpcflow_bad_number", FieldPackets, v)
 		}
 		present |= 1 << FieldPackets
 	}
 	if v := f[FieldBytes]; v != "-" {
-		if r.Bytes, ok = uatoi(v); !ok {
+		if r.Bytes, ok = textscan.Uatoi(v); !ok {
 			return bad("vpcflow_bad_number", FieldBytes, v)
 		}
 		present |= 1 << FieldBytes
 	}
 	if v := f[FieldStart]; v != "-" {
-		if n, ok = uatoi(v); !ok || n > maxUnix {
+		if n, ok = textscan.Uatoi(v); !ok || n > maxUnix {
 			return bad("vpcflow_bad_time", FieldStart, v)
 		}
 		r.Start = time.Unix(n, 0).UTC()
 		present |= 1 << FieldStart
 	}
 	if v := f[FieldEnd]; v != "-" {
-		if n, ok = uatoi(v); !ok || n > maxUnix {
+		if n, ok = textscan.Uatoi(v); !ok || n > maxUnix {
 			return bad("vpcflow_bad_time", FieldEnd, v)
 		}
 		r.End = time.Unix(n, 0).UTC()
@@ -321,7 +323,7 @@ func (r *Record) set(f Field, v string) error {
 	switch f {
 	case FieldVersion:
 		var n int64
-		if n, ok = atoi(v); !ok || n < 0 || n > 255 {
+		if n, ok = textscan.Atoi(v); !ok || n < 0 || n > 255 {
 			return bad("vpcflow_bad_number", f, v)
 		}
 		r.Version = int32(n)
@@ -330,7 +332,7 @@ func (r *Record) set(f Field, v string) error {
 	case FieldInterfaceID:
 		r.InterfaceID = v
 	case FieldSrcAddr, FieldDstAddr, FieldPktSrcAddr, FieldPktDstAddr:
-		a, ok := parseAddr(v)
+		a, ok := textscan.ParseAddr(v)
 		if !ok {
 			return bad("vpcflow_bad_address", f, v)
 		}
@@ -345,7 +347,7 @@ func (r *Record) set(f Field, v string) error {
 			r.PktDstAddr = a
 		}
 	case FieldSrcPort, FieldDstPort:
-		n, ok := atoi(v)
+		n, ok := textscan.Atoi(v)
 		if !ok || n < 0 || n > 65535 {
 			return bad("vpcflow_bad_port", f, v)
 		}
@@ -355,13 +357,13 @@ func (r *Record) set(f Field, v string) error {
 			r.DstPort = int32(n)
 		}
 	case FieldProtocol:
-		n, ok := atoi(v)
+		n, ok := textscan.Atoi(v)
 		if !ok || n < 0 || n > 255 {
 			return bad("vpcflow_bad_protocol", f, v)
 		}
 		r.Protocol = int32(n)
 	case FieldPackets, FieldBytes:
-		n, ok := atoi(v)
+		n, ok := textscan.Atoi(v)
 		if !ok || n < 0 {
 			return bad("vpcflow_bad_number", f, v)
 		}
@@ -371,7 +373,7 @@ func (r *Record) set(f Field, v string) error {
 			r.Bytes = n
 		}
 	case FieldStart, FieldEnd:
-		n, ok := atoi(v)
+		n, ok := textscan.Atoi(v)
 		if !ok || n < 0 || n > maxUnix {
 			return bad("vpcflow_bad_time", f, v)
 		}
@@ -392,7 +394,7 @@ func (r *Record) set(f Field, v string) error {
 	case FieldInstanceID:
 		r.InstanceID = v
 	case FieldTCPFlags, FieldTrafficPath:
-		n, ok := atoi(v)
+		n, ok := textscan.Atoi(v)
 		if !ok || n < 0 || n > 1<<16 {
 			return bad("vpcflow_bad_number", f, v)
 		}
@@ -548,6 +550,6 @@ func Sniff(line []byte) bool {
 		bytes.HasPrefix(w, []byte("subnet-")) || bytes.HasPrefix(w, []byte("i-")) {
 		return true
 	}
-	_, ok := parseAddr(string(w)) // custom formats often start "version srcaddr"
+	_, ok := textscan.ParseAddr(string(w)) // custom formats often start "version srcaddr"
 	return ok
 }
