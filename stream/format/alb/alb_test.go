@@ -3,118 +3,21 @@ package alb_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
-	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gannet-sec/gannet/stream"
 	"github.com/gannet-sec/gannet/stream/format/alb"
+	"github.com/gannet-sec/gannet/stream/format/formattest"
 	"github.com/gannet-sec/gannet/stream/gen"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// render is the stable JSON form of an event's common fields and Native
-// used by the golden files: zero common fields are left out.
-func render(ev *stream.Event) map[string]any {
-	m := map[string]any{}
-	put := func(k string, v any, zero bool) {
-		if !zero {
-			m[k] = v
-		}
-	}
-	put("@timestamp", ev.Timestamp.Format(time.RFC3339Nano), ev.Timestamp.IsZero())
-	put("event.dataset", ev.Format.Dataset(), ev.Format == stream.FormatUnknown)
-	put("event.kind", ev.Kind, ev.Kind == "")
-	put("event.category", ev.Category, len(ev.Category) == 0)
-	put("event.type", ev.Type, len(ev.Type) == 0)
-	put("event.action", ev.Action, ev.Action == "")
-	put("event.outcome", ev.Outcome, ev.Outcome == "")
-	put("event.provider", ev.Provider, ev.Provider == "")
-	for _, ep := range []struct {
-		name string
-		e    *stream.Endpoint
-	}{{"source", &ev.Source}, {"destination", &ev.Destination}} {
-		put(ep.name+".ip", ep.e.IP.String(), !ep.e.IP.IsValid())
-		put(ep.name+".port", ep.e.Port, ep.e.Port == 0)
-		put(ep.name+".address", ep.e.Address, ep.e.Address == "")
-		put(ep.name+".domain", ep.e.Domain, ep.e.Domain == "")
-		put(ep.name+".bytes", ep.e.Bytes, ep.e.Bytes == 0)
-		put(ep.name+".packets", ep.e.Packets, ep.e.Packets == 0)
-	}
-	put("user.name", ev.UserName, ev.UserName == "")
-	put("user.id", ev.UserID, ev.UserID == "")
-	put("user_agent.original", ev.UserAgent, ev.UserAgent == "")
-	put("http.request.method", ev.HTTPMethod, ev.HTTPMethod == "")
-	put("http.version", ev.HTTPVersion, ev.HTTPVersion == "")
-	put("http.response.status_code", ev.HTTPStatusCode, ev.HTTPStatusCode == 0)
-	put("url.original", ev.URLOriginal, ev.URLOriginal == "")
-	put("url.domain", ev.URLDomain, ev.URLDomain == "")
-	put("url.path", ev.URLPath, ev.URLPath == "")
-	put("url.query", ev.URLQuery, ev.URLQuery == "")
-	put("cloud.provider", ev.CloudProvider, ev.CloudProvider == "")
-	put("cloud.account.id", ev.CloudAccountID, ev.CloudAccountID == "")
-	put("cloud.region", ev.CloudRegion, ev.CloudRegion == "")
-	put("network.transport", ev.NetworkTransport, ev.NetworkTransport == "")
-	put("network.iana_number", ev.NetworkIANA, ev.NetworkIANA == 0)
-	put("network.direction", ev.NetworkDirection, ev.NetworkDirection == "")
-	put("network.bytes", ev.NetworkBytes, ev.NetworkBytes == 0)
-	put("network.packets", ev.NetworkPackets, ev.NetworkPackets == 0)
-	put("error.code", ev.ErrorCode, ev.ErrorCode == "")
-	put("error.message", ev.ErrorMessage, ev.ErrorMessage == "")
-	return m
-}
-
 func TestGolden(t *testing.T) {
-	logs, _ := filepath.Glob("testdata/*.log")
-	if len(logs) == 0 {
-		t.Fatal("no testdata/*.log")
-	}
-	for _, path := range logs {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := alb.NewParser()
-			var out []map[string]any
-			for i, line := range bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n")) {
-				var ev stream.Event
-				if err := p.Parse(&stream.Unit{Data: line}, &ev); err != nil {
-					t.Fatalf("line %d: %v", i+1, err)
-				}
-				if ev.Native == nil || ev.Native.Format() != stream.FormatALB {
-					t.Fatalf("line %d: Native %T", i+1, ev.Native)
-				}
-				out = append(out, map[string]any{"line": i + 1, "event": render(&ev), "native": ev.Native})
-			}
-			got, err := json.MarshalIndent(out, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := strings.TrimSuffix(path, ".log") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from parse output (run go test -update and review the diff)", golden)
-			}
-		})
-	}
+	formattest.GoldenLines(t, func() stream.Parser { return alb.NewParser() }, stream.FormatALB)
 }
+
+func parseBytes(data []byte) (*stream.Event, error) { return formattest.Parse(alb.NewParser(), data) }
 
 const good = `https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/ HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" 1 2018-07-02T22:22:48.364000Z "authenticate,forward" "-" "-" "10.0.0.1:80" "200" "-" "-" TID_1234abcd5678ef90`
 
@@ -168,22 +71,7 @@ func TestMalformed(t *testing.T) {
 		{"dash type", with(0, "-"), "alb_bad_type"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var ev stream.Event
-			err := alb.NewParser().Parse(&stream.Unit{Data: []byte(c.line)}, &ev)
-			if err == nil {
-				t.Fatalf("no error for %q", c.line)
-			}
-			if cl, _ := stream.ClassOf(err); cl != stream.Permanent {
-				t.Errorf("class %v", cl)
-			}
-			if r := stream.ReasonOf(err); r.Code != c.code {
-				t.Errorf("reason %v, want code %s", r, c.code)
-			}
-			if ev.Native != nil {
-				t.Errorf("Native set on error")
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { formattest.Reject(t, parseBytes, c.line, c.code) })
 	}
 }
 
@@ -212,10 +100,8 @@ func TestSniff(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(good))
-	if data, err := os.ReadFile("testdata/alb.log"); err == nil {
-		for _, l := range bytes.Split(data, []byte("\n")) {
-			f.Add(l)
-		}
+	for _, l := range formattest.Seeds("testdata/alb.log", true) {
+		f.Add(l)
 	}
 	f.Add([]byte(`http 2018-07-02T22:23:00Z a [::1]:1 [::1 - - - - - - - "`))
 	f.Add([]byte(`ws 2018-07-02T22:23:00.1234567891Z " " " " "`))
@@ -223,16 +109,10 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var ev stream.Event
 		err := p.Parse(&stream.Unit{Data: data}, &ev)
-		if err != nil {
-			var e *stream.Error
-			if !errors.As(err, &e) || e.Class != stream.Permanent || !strings.HasPrefix(e.Reason.Code, "alb_") {
-				t.Fatalf("unclassified error %v", err)
+		if formattest.Parsed(t, &ev, err, "alb") {
+			if r := ev.Native.(*alb.Record); ev.Format != stream.FormatALB || r.Time.IsZero() || ev.Timestamp.Location() != time.UTC {
+				t.Fatalf("bad event %+v", ev)
 			}
-			return
-		}
-		r, ok := ev.Native.(*alb.Record)
-		if !ok || ev.Format != stream.FormatALB || r.Time.IsZero() || ev.Timestamp.Location() != time.UTC {
-			t.Fatalf("bad event %+v", ev)
 		}
 	})
 }
@@ -329,26 +209,7 @@ func BenchmarkParse(b *testing.B) {
 	if err := alb.Generate(&buf, gen.Options{Count: 4096, Seed: 1}); err != nil {
 		b.Fatal(err)
 	}
-	lines := bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n"))
-	b.Run("format=alb", func(b *testing.B) {
-		p := alb.NewParser()
-		var ev stream.Event
-		u := stream.Unit{}
-		b.SetBytes(int64(buf.Len() / len(lines)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		c0 := cpuTime()
-		for i := 0; i < b.N; i++ {
-			ev.Reset()
-			u.Data = lines[i%len(lines)]
-			if err := p.Parse(&u, &ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		reportCPU(b, c0)
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
-	})
+	formattest.BenchParse(b, "format=alb", alb.NewParser(), buf.Bytes())
 }
 
 // TestGeneratedTargets checks that a line has a target exactly when it has

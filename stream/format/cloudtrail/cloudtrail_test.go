@@ -11,44 +11,14 @@ import (
 	"testing"
 
 	"github.com/gannet-sec/gannet/stream"
-	"github.com/gannet-sec/gannet/stream/format/jsonlog/formattest"
+	"github.com/gannet-sec/gannet/stream/format/formattest"
 	"github.com/gannet-sec/gannet/stream/gen"
 	gojson "github.com/goccy/go-json"
 )
 
-func parseBytes(t testing.TB, data []byte) (*stream.Event, error) {
-	t.Helper()
-	ev := &stream.Event{}
-	err := NewParser().Parse(&stream.Unit{Data: data}, ev)
-	return ev, err
-}
+func parseBytes(data []byte) (*stream.Event, error) { return formattest.Parse(NewParser(), data) }
 
-func TestGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.json")
-	if len(files) == 0 {
-		t.Fatal("no testdata")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !Sniff(data) {
-				t.Errorf("Sniff rejects %s", f)
-			}
-			ev, err := parseBytes(t, data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := formattest.Render(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			formattest.Check(t, strings.TrimSuffix(f, ".json")+".golden", got)
-		})
-	}
-}
+func TestGolden(t *testing.T) { formattest.GoldenObjects(t, Sniff, parseBytes) }
 
 func TestMalformed(t *testing.T) {
 	for _, tc := range []struct {
@@ -75,30 +45,19 @@ func TestMalformed(t *testing.T) {
 		{"bad date", `{"eventTime":"2024-02-31T00:00:00Z","eventName":"X"}`, "cloudtrail_invalid_time"},
 		{"missing name", `{"eventTime":"2024-01-01T00:00:00Z"}`, "cloudtrail_missing_field"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseBytes(t, []byte(tc.in))
-			if err == nil {
-				t.Fatalf("no error for %q", tc.in)
-			}
-			if c, _ := stream.ClassOf(err); c != stream.Permanent {
-				t.Errorf("class %v, want permanent", c)
-			}
-			if r := stream.ReasonOf(err); r.Code != tc.code || r.Detail == "" {
-				t.Errorf("reason %q, want code %q with a detail", r, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { formattest.Reject(t, parseBytes, tc.in, tc.code) })
 	}
 }
 
 func TestByteOffsetInDetail(t *testing.T) {
-	_, err := parseBytes(t, []byte(`{"eventVersion":"1.08",  "eventName" "X"}`))
+	_, err := parseBytes([]byte(`{"eventVersion":"1.08",  "eventName" "X"}`))
 	if r := stream.ReasonOf(err); !strings.Contains(r.Detail, "at byte 37") {
 		t.Errorf("detail %q lacks the offset", r.Detail)
 	}
 }
 
 func TestInvalidUTF8Replaced(t *testing.T) {
-	ev, err := parseBytes(t, []byte("{\"eventTime\":\"2024-01-01T00:00:00Z\",\"eventName\":\"Get\xffObject\",\"userAgent\":\"ok\"}"))
+	ev, err := parseBytes([]byte("{\"eventTime\":\"2024-01-01T00:00:00Z\",\"eventName\":\"Get\xffObject\",\"userAgent\":\"ok\"}"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +68,7 @@ func TestInvalidUTF8Replaced(t *testing.T) {
 
 func TestValues(t *testing.T) {
 	data, _ := os.ReadFile("testdata/assumed_role_s3_data.json")
-	ev, err := parseBytes(t, data)
+	ev, err := parseBytes(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +138,7 @@ func TestStratusCorpus(t *testing.T) {
 			if !Sniff(raw) {
 				t.Errorf("%s[%d]: Sniff rejects it", filepath.Base(f), i)
 			}
-			ev, err := parseBytes(t, raw)
+			ev, err := parseBytes(raw)
 			if err != nil {
 				t.Errorf("%s[%d]: %v", filepath.Base(f), i, err)
 				continue
@@ -235,7 +194,7 @@ func scan(t *testing.T, data []byte) (attacks, []*stream.Event) {
 		if !Sniff(raw) {
 			t.Fatalf("line %d: Sniff rejects it", line)
 		}
-		ev, err := parseBytes(t, raw)
+		ev, err := parseBytes(raw)
 		if err != nil {
 			t.Fatalf("line %d: %v\n%s", line, err, raw)
 		}
@@ -323,46 +282,28 @@ func TestGenerateAttacks(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, fn := range files {
-		data, _ := os.ReadFile(fn)
+	for _, data := range formattest.Seeds("testdata/*.json", false) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"eventTime":"2024-01-01T00:00:00Z","eventName":"X","userIdentity":{"sessionContext":{"webIdFederationData":{"attributes":{"a":[1,{"b":"\ud800"}]}}}}}`))
 	f.Add([]byte(`{"resources":[{"ARN":"a"},null,{"type":"t"}],"eventTime":"2024-01-01T00:00:00.5+02:00","eventName":"\u0041"}`))
 	f.Add([]byte(`[` + strings.Repeat(`{"a":[`, 40)))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ev, err := parseBytes(t, data)
-		if err != nil {
-			if c, _ := stream.ClassOf(err); c != stream.Permanent || !strings.HasPrefix(stream.ReasonOf(err).Code, "cloudtrail_") {
-				t.Fatalf("unclassified error %v", err)
+		ev, err := parseBytes(data)
+		if formattest.Parsed(t, ev, err, "cloudtrail") {
+			r := ev.Native.(*Record)
+			for range r.Values("requestParameters.a.b") {
 			}
-			return
-		}
-		r := ev.Native.(*Record)
-		for range r.Values("requestParameters.a.b") {
-		}
-		if ev.Timestamp.Location() != nil && ev.Timestamp.Location().String() != "UTC" {
-			t.Fatalf("timestamp not UTC: %v", ev.Timestamp)
+			if ev.Timestamp.Location() != nil && ev.Timestamp.Location().String() != "UTC" {
+				t.Fatalf("timestamp not UTC: %v", ev.Timestamp)
+			}
 		}
 	})
 }
 
 func BenchmarkParse(b *testing.B) {
 	data := generate(b, gen.Options{Count: 2000, Seed: 1})
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-	b.Run("format=cloudtrail", func(b *testing.B) {
-		p := NewParser()
-		var ev stream.Event
-		var u stream.Unit
-		formattest.CPULoop(b, len(data)/len(lines), func(i int) {
-			ev.Reset()
-			u.Data = lines[i%len(lines)]
-			if err := p.Parse(&u, &ev); err != nil {
-				b.Fatal(err)
-			}
-		})
-	})
+	formattest.BenchParse(b, "format=cloudtrail", NewParser(), data)
 }
 
 func BenchmarkGenerate(b *testing.B) {

@@ -4,47 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gannet-sec/gannet/stream"
-	"github.com/gannet-sec/gannet/stream/format/jsonlog/formattest"
+	"github.com/gannet-sec/gannet/stream/format/formattest"
 	"github.com/gannet-sec/gannet/stream/gen"
 )
 
-func parseBytes(data []byte) (*stream.Event, error) {
-	ev := &stream.Event{}
-	err := NewParser().Parse(&stream.Unit{Data: data}, ev)
-	return ev, err
-}
+func parseBytes(data []byte) (*stream.Event, error) { return formattest.Parse(NewParser(), data) }
 
-func TestGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.json")
-	if len(files) == 0 {
-		t.Fatal("no testdata")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !Sniff(data) {
-				t.Errorf("Sniff rejects %s", f)
-			}
-			ev, err := parseBytes(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := formattest.Render(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			formattest.Check(t, strings.TrimSuffix(f, ".json")+".golden", got)
-		})
-	}
-}
+func TestGolden(t *testing.T) { formattest.GoldenObjects(t, Sniff, parseBytes) }
 
 func TestMalformed(t *testing.T) {
 	for _, tc := range []struct{ name, in, code string }{
@@ -61,18 +31,7 @@ func TestMalformed(t *testing.T) {
 		{"bad envelope time", `{"detail-type":"GuardDuty Finding","time":"x","detail":{"type":"x"}}`, "guardduty_invalid_time"},
 		{"too deep", `{"detail":{"resource":` + strings.Repeat(`[`, 64) + strings.Repeat(`]`, 64) + `}}`, "guardduty_too_deep"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseBytes([]byte(tc.in))
-			if err == nil {
-				t.Fatalf("no error for %q", tc.in)
-			}
-			if c, _ := stream.ClassOf(err); c != stream.Permanent {
-				t.Errorf("class %v, want permanent", c)
-			}
-			if r := stream.ReasonOf(err); r.Code != tc.code || r.Detail == "" {
-				t.Errorf("reason %q, want code %q with a detail", r, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { formattest.Reject(t, parseBytes, tc.in, tc.code) })
 	}
 }
 func TestSniff(t *testing.T) {
@@ -178,37 +137,19 @@ func TestGenerateAttacks(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, fn := range files {
-		data, _ := os.ReadFile(fn)
+	for _, data := range formattest.Seeds("testdata/*.json", false) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"schemaVersion":"2.0","type":"x","severity":"7.5","updatedAt":"2024-01-01T00:00:00Z","service":{"action":{"portProbeAction":{"portProbeDetails":[null,{"remoteIpDetails":{"ipAddressV4":1}}]}}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := parseBytes(data)
-		if err != nil {
-			if c, _ := stream.ClassOf(err); c != stream.Permanent || !strings.HasPrefix(stream.ReasonOf(err).Code, "guardduty_") {
-				t.Fatalf("unclassified error %v", err)
-			}
-			return
+		if formattest.Parsed(t, ev, err, "guardduty") {
+			_ = ev.Native.(*Record)
 		}
-		_ = ev.Native.(*Record)
 	})
 }
 
 func BenchmarkParse(b *testing.B) {
 	data := generate(b, gen.Options{Count: 2000, Seed: 1, Attacks: true})
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-	b.Run("format=guardduty", func(b *testing.B) {
-		p := NewParser()
-		var ev stream.Event
-		var u stream.Unit
-		formattest.CPULoop(b, len(data)/len(lines), func(i int) {
-			ev.Reset()
-			u.Data = lines[i%len(lines)]
-			if err := p.Parse(&u, &ev); err != nil {
-				b.Fatal(err)
-			}
-		})
-	})
+	formattest.BenchParse(b, "format=guardduty", NewParser(), data)
 }

@@ -4,16 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/formattest"
 	"github.com/gannet-sec/gannet/stream/format/jsonlog"
-	"github.com/gannet-sec/gannet/stream/format/jsonlog/formattest"
 	"github.com/gannet-sec/gannet/stream/gen"
 )
 
@@ -25,26 +23,7 @@ func parseBytes(data []byte) (*stream.Event, error) {
 	return ev, err
 }
 
-func TestGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, _ := os.ReadFile(f)
-			if !jsonlog.Sniff(data) {
-				t.Errorf("Sniff rejects %s", f)
-			}
-			ev, err := parseBytes(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := formattest.Render(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			formattest.Check(t, strings.TrimSuffix(f, ".json")+".golden", got)
-		})
-	}
-}
+func TestGolden(t *testing.T) { formattest.GoldenObjects(t, jsonlog.Sniff, parseBytes) }
 
 func TestMalformed(t *testing.T) {
 	for _, tc := range []struct{ name, in, code string }{
@@ -59,15 +38,7 @@ func TestMalformed(t *testing.T) {
 		{"very deep", strings.Repeat(`[`, 1<<20), "json_not_object"},
 		{"very deep object", `{"a":` + strings.Repeat(`[`, 1<<20), "json_too_deep"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseBytes([]byte(tc.in))
-			if err == nil {
-				t.Fatalf("no error for %.40q", tc.in)
-			}
-			if r := stream.ReasonOf(err); r.Code != tc.code || r.Detail == "" {
-				t.Errorf("reason %q, want code %q with a detail", r, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { formattest.Reject(t, parseBytes, tc.in, tc.code) })
 	}
 }
 
@@ -228,35 +199,17 @@ func errorsAs(err error, se **jsonlog.SyntaxError) bool {
 }
 
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, fn := range files {
-		data, _ := os.ReadFile(fn)
+	for _, data := range formattest.Seeds("testdata/*.json", false) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := parseBytes(data)
-		if err != nil {
-			if c, _ := stream.ClassOf(err); c != stream.Permanent || !strings.HasPrefix(stream.ReasonOf(err).Code, "json_") {
-				t.Fatalf("unclassified error %v", err)
-			}
-		}
+		ev, err := parseBytes(data)
+		formattest.Parsed(t, ev, err, "json")
 	})
 }
 
 func BenchmarkParse(b *testing.B) {
 	var buf bytes.Buffer
 	_ = jsonlog.Generate(&buf, gen.Options{Count: 2000, Seed: 1})
-	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
-	b.Run("format=json", func(b *testing.B) {
-		p := jsonlog.NewParser()
-		var ev stream.Event
-		var u stream.Unit
-		formattest.CPULoop(b, buf.Len()/len(lines), func(i int) {
-			ev.Reset()
-			u.Data = lines[i%len(lines)]
-			if err := p.Parse(&u, &ev); err != nil {
-				b.Fatal(err)
-			}
-		})
-	})
+	formattest.BenchParse(b, "format=json", jsonlog.NewParser(), buf.Bytes())
 }

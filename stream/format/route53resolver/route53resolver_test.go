@@ -4,47 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gannet-sec/gannet/stream"
-	"github.com/gannet-sec/gannet/stream/format/jsonlog/formattest"
+	"github.com/gannet-sec/gannet/stream/format/formattest"
 	"github.com/gannet-sec/gannet/stream/gen"
 )
 
-func parseBytes(data []byte) (*stream.Event, error) {
-	ev := &stream.Event{}
-	err := NewParser().Parse(&stream.Unit{Data: data}, ev)
-	return ev, err
-}
+func parseBytes(data []byte) (*stream.Event, error) { return formattest.Parse(NewParser(), data) }
 
-func TestGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.json")
-	if len(files) == 0 {
-		t.Fatal("no testdata")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !Sniff(data) {
-				t.Errorf("Sniff rejects %s", f)
-			}
-			ev, err := parseBytes(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := formattest.Render(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			formattest.Check(t, strings.TrimSuffix(f, ".json")+".golden", got)
-		})
-	}
-}
+func TestGolden(t *testing.T) { formattest.GoldenObjects(t, Sniff, parseBytes) }
 
 func TestMalformed(t *testing.T) {
 	for _, tc := range []struct{ name, in, code string }{
@@ -58,18 +28,7 @@ func TestMalformed(t *testing.T) {
 		{"missing name", `{"query_timestamp":"2021-02-04T17:51:55Z"}`, "route53resolver_missing_field"},
 		{"too deep", `{"x":` + strings.Repeat(`{"a":`, 65) + `1` + strings.Repeat(`}`, 65) + `}`, "route53resolver_too_deep"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseBytes([]byte(tc.in))
-			if err == nil {
-				t.Fatalf("no error for %q", tc.in)
-			}
-			if c, _ := stream.ClassOf(err); c != stream.Permanent {
-				t.Errorf("class %v, want permanent", c)
-			}
-			if r := stream.ReasonOf(err); r.Code != tc.code || r.Detail == "" {
-				t.Errorf("reason %q, want code %q with a detail", r, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { formattest.Reject(t, parseBytes, tc.in, tc.code) })
 	}
 }
 func TestSniff(t *testing.T) {
@@ -161,37 +120,19 @@ func TestGenerateAttacks(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, fn := range files {
-		data, _ := os.ReadFile(fn)
+	for _, data := range formattest.Seeds("testdata/*.json", false) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"query_timestamp":"2021-02-04T17:51:55+01:00","query_name":"\u00e9.","answers":[null,1,{"Rdata":2}],"srcport":"x"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := parseBytes(data)
-		if err != nil {
-			if c, _ := stream.ClassOf(err); c != stream.Permanent || !strings.HasPrefix(stream.ReasonOf(err).Code, "route53resolver_") {
-				t.Fatalf("unclassified error %v", err)
-			}
-			return
+		if formattest.Parsed(t, ev, err, "route53resolver") {
+			_ = ev.Native.(*Record)
 		}
-		_ = ev.Native.(*Record)
 	})
 }
 
 func BenchmarkParse(b *testing.B) {
 	data := generate(b, gen.Options{Count: 2000, Seed: 1, Attacks: true})
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-	b.Run("format=route53resolver", func(b *testing.B) {
-		p := NewParser()
-		var ev stream.Event
-		var u stream.Unit
-		formattest.CPULoop(b, len(data)/len(lines), func(i int) {
-			ev.Reset()
-			u.Data = lines[i%len(lines)]
-			if err := p.Parse(&u, &ev); err != nil {
-				b.Fatal(err)
-			}
-		})
-	})
+	formattest.BenchParse(b, "format=route53resolver", NewParser(), data)
 }

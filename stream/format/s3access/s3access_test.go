@@ -3,117 +3,22 @@ package s3access_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
-	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/formattest"
 	"github.com/gannet-sec/gannet/stream/format/s3access"
 	"github.com/gannet-sec/gannet/stream/gen"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// render is the stable JSON form of an event's common fields and Native
-// used by the golden files: zero common fields are left out.
-func render(ev *stream.Event) map[string]any {
-	m := map[string]any{}
-	put := func(k string, v any, zero bool) {
-		if !zero {
-			m[k] = v
-		}
-	}
-	put("@timestamp", ev.Timestamp.Format(time.RFC3339Nano), ev.Timestamp.IsZero())
-	put("event.dataset", ev.Format.Dataset(), ev.Format == stream.FormatUnknown)
-	put("event.kind", ev.Kind, ev.Kind == "")
-	put("event.category", ev.Category, len(ev.Category) == 0)
-	put("event.type", ev.Type, len(ev.Type) == 0)
-	put("event.action", ev.Action, ev.Action == "")
-	put("event.outcome", ev.Outcome, ev.Outcome == "")
-	put("event.provider", ev.Provider, ev.Provider == "")
-	for _, ep := range []struct {
-		name string
-		e    *stream.Endpoint
-	}{{"source", &ev.Source}, {"destination", &ev.Destination}} {
-		put(ep.name+".ip", ep.e.IP.String(), !ep.e.IP.IsValid())
-		put(ep.name+".port", ep.e.Port, ep.e.Port == 0)
-		put(ep.name+".address", ep.e.Address, ep.e.Address == "")
-		put(ep.name+".domain", ep.e.Domain, ep.e.Domain == "")
-		put(ep.name+".bytes", ep.e.Bytes, ep.e.Bytes == 0)
-		put(ep.name+".packets", ep.e.Packets, ep.e.Packets == 0)
-	}
-	put("user.name", ev.UserName, ev.UserName == "")
-	put("user.id", ev.UserID, ev.UserID == "")
-	put("user_agent.original", ev.UserAgent, ev.UserAgent == "")
-	put("http.request.method", ev.HTTPMethod, ev.HTTPMethod == "")
-	put("http.version", ev.HTTPVersion, ev.HTTPVersion == "")
-	put("http.response.status_code", ev.HTTPStatusCode, ev.HTTPStatusCode == 0)
-	put("url.original", ev.URLOriginal, ev.URLOriginal == "")
-	put("url.domain", ev.URLDomain, ev.URLDomain == "")
-	put("url.path", ev.URLPath, ev.URLPath == "")
-	put("url.query", ev.URLQuery, ev.URLQuery == "")
-	put("cloud.provider", ev.CloudProvider, ev.CloudProvider == "")
-	put("cloud.account.id", ev.CloudAccountID, ev.CloudAccountID == "")
-	put("cloud.region", ev.CloudRegion, ev.CloudRegion == "")
-	put("network.transport", ev.NetworkTransport, ev.NetworkTransport == "")
-	put("network.iana_number", ev.NetworkIANA, ev.NetworkIANA == 0)
-	put("network.direction", ev.NetworkDirection, ev.NetworkDirection == "")
-	put("network.bytes", ev.NetworkBytes, ev.NetworkBytes == 0)
-	put("network.packets", ev.NetworkPackets, ev.NetworkPackets == 0)
-	put("error.code", ev.ErrorCode, ev.ErrorCode == "")
-	put("error.message", ev.ErrorMessage, ev.ErrorMessage == "")
-	return m
+func TestGolden(t *testing.T) {
+	formattest.GoldenLines(t, func() stream.Parser { return s3access.NewParser() }, stream.FormatS3Access)
 }
 
-func TestGolden(t *testing.T) {
-	logs, _ := filepath.Glob("testdata/*.log")
-	if len(logs) == 0 {
-		t.Fatal("no testdata/*.log")
-	}
-	for _, path := range logs {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := s3access.NewParser()
-			var out []map[string]any
-			for i, line := range bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n")) {
-				var ev stream.Event
-				if err := p.Parse(&stream.Unit{Data: line}, &ev); err != nil {
-					t.Fatalf("line %d: %v", i+1, err)
-				}
-				if ev.Native == nil || ev.Native.Format() != stream.FormatS3Access {
-					t.Fatalf("line %d: Native %T", i+1, ev.Native)
-				}
-				out = append(out, map[string]any{"line": i + 1, "event": render(&ev), "native": ev.Native})
-			}
-			got, err := json.MarshalIndent(out, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := strings.TrimSuffix(path, ".log") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from parse output (run go test -update and review the diff)", golden)
-			}
-		})
-	}
+func parseBytes(data []byte) (*stream.Event, error) {
+	return formattest.Parse(s3access.NewParser(), data)
 }
 
 const good = `79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /amzn-s3-demo-bucket1?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 arn:aws:s3:us-west-1:123456789012:accesspoint/example-AP Yes`
@@ -161,22 +66,7 @@ func TestMalformed(t *testing.T) {
 		{"bad total time", with(16, "7.5"), "s3access_bad_number"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var ev stream.Event
-			err := s3access.NewParser().Parse(&stream.Unit{Data: []byte(c.line)}, &ev)
-			if err == nil {
-				t.Fatalf("no error for %q", c.line)
-			}
-			if cl, _ := stream.ClassOf(err); cl != stream.Permanent {
-				t.Errorf("class %v", cl)
-			}
-			if r := stream.ReasonOf(err); r.Code != c.code {
-				t.Errorf("reason %v, want code %s", r, c.code)
-			}
-			if ev.Native != nil {
-				t.Error("Native set on error")
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { formattest.Reject(t, parseBytes, c.line, c.code) })
 	}
 }
 
@@ -204,26 +94,18 @@ func TestSniff(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(good))
-	if data, err := os.ReadFile("testdata/s3access.log"); err == nil {
-		for _, l := range bytes.Split(data, []byte("\n")) {
-			f.Add(l)
-		}
+	for _, l := range formattest.Seeds("testdata/s3access.log", true) {
+		f.Add(l)
 	}
 	f.Add([]byte(`a b [06/Feb/2019:00:00:38 +0000] - - - - - "-" - - - - - - "-" "-" -`))
 	p := s3access.NewParser()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var ev stream.Event
 		err := p.Parse(&stream.Unit{Data: data}, &ev)
-		if err != nil {
-			var e *stream.Error
-			if !errors.As(err, &e) || e.Class != stream.Permanent || !strings.HasPrefix(e.Reason.Code, "s3access_") {
-				t.Fatalf("unclassified error %v", err)
+		if formattest.Parsed(t, &ev, err, "s3access") {
+			if r := ev.Native.(*s3access.Record); ev.Format != stream.FormatS3Access || r.Time.IsZero() || ev.Timestamp.Location() != time.UTC {
+				t.Fatalf("bad event %+v", ev)
 			}
-			return
-		}
-		r, ok := ev.Native.(*s3access.Record)
-		if !ok || ev.Format != stream.FormatS3Access || r.Time.IsZero() || ev.Timestamp.Location() != time.UTC {
-			t.Fatalf("bad event %+v", ev)
 		}
 	})
 }
@@ -304,24 +186,5 @@ func BenchmarkParse(b *testing.B) {
 	if err := s3access.Generate(&buf, gen.Options{Count: 4096, Seed: 1}); err != nil {
 		b.Fatal(err)
 	}
-	lines := bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n"))
-	b.Run("format=s3access", func(b *testing.B) {
-		p := s3access.NewParser()
-		var ev stream.Event
-		u := stream.Unit{}
-		b.SetBytes(int64(buf.Len() / len(lines)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		c0 := cpuTime()
-		for i := 0; i < b.N; i++ {
-			ev.Reset()
-			u.Data = lines[i%len(lines)]
-			if err := p.Parse(&u, &ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		reportCPU(b, c0)
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
-	})
+	formattest.BenchParse(b, "format=s3access", s3access.NewParser(), buf.Bytes())
 }

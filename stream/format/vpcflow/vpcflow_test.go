@@ -3,122 +3,23 @@ package vpcflow_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/formattest"
 	"github.com/gannet-sec/gannet/stream/format/vpcflow"
 	"github.com/gannet-sec/gannet/stream/gen"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// render is the stable JSON form of an event's common fields and Native
-// used by the golden files: zero common fields are left out.
-func render(ev *stream.Event) map[string]any {
-	m := map[string]any{}
-	put := func(k string, v any, zero bool) {
-		if !zero {
-			m[k] = v
-		}
-	}
-	put("@timestamp", ev.Timestamp.Format(time.RFC3339Nano), ev.Timestamp.IsZero())
-	put("event.dataset", ev.Format.Dataset(), ev.Format == stream.FormatUnknown)
-	put("event.kind", ev.Kind, ev.Kind == "")
-	put("event.category", ev.Category, len(ev.Category) == 0)
-	put("event.type", ev.Type, len(ev.Type) == 0)
-	put("event.action", ev.Action, ev.Action == "")
-	put("event.outcome", ev.Outcome, ev.Outcome == "")
-	put("event.provider", ev.Provider, ev.Provider == "")
-	for _, ep := range []struct {
-		name string
-		e    *stream.Endpoint
-	}{{"source", &ev.Source}, {"destination", &ev.Destination}} {
-		put(ep.name+".ip", ep.e.IP.String(), !ep.e.IP.IsValid())
-		put(ep.name+".port", ep.e.Port, ep.e.Port == 0)
-		put(ep.name+".address", ep.e.Address, ep.e.Address == "")
-		put(ep.name+".domain", ep.e.Domain, ep.e.Domain == "")
-		put(ep.name+".bytes", ep.e.Bytes, ep.e.Bytes == 0)
-		put(ep.name+".packets", ep.e.Packets, ep.e.Packets == 0)
-	}
-	put("user.name", ev.UserName, ev.UserName == "")
-	put("user.id", ev.UserID, ev.UserID == "")
-	put("user_agent.original", ev.UserAgent, ev.UserAgent == "")
-	put("http.request.method", ev.HTTPMethod, ev.HTTPMethod == "")
-	put("http.version", ev.HTTPVersion, ev.HTTPVersion == "")
-	put("http.response.status_code", ev.HTTPStatusCode, ev.HTTPStatusCode == 0)
-	put("url.original", ev.URLOriginal, ev.URLOriginal == "")
-	put("url.domain", ev.URLDomain, ev.URLDomain == "")
-	put("url.path", ev.URLPath, ev.URLPath == "")
-	put("url.query", ev.URLQuery, ev.URLQuery == "")
-	put("cloud.provider", ev.CloudProvider, ev.CloudProvider == "")
-	put("cloud.account.id", ev.CloudAccountID, ev.CloudAccountID == "")
-	put("cloud.region", ev.CloudRegion, ev.CloudRegion == "")
-	put("network.transport", ev.NetworkTransport, ev.NetworkTransport == "")
-	put("network.iana_number", ev.NetworkIANA, ev.NetworkIANA == 0)
-	put("network.direction", ev.NetworkDirection, ev.NetworkDirection == "")
-	put("network.bytes", ev.NetworkBytes, ev.NetworkBytes == 0)
-	put("network.packets", ev.NetworkPackets, ev.NetworkPackets == 0)
-	put("error.code", ev.ErrorCode, ev.ErrorCode == "")
-	put("error.message", ev.ErrorMessage, ev.ErrorMessage == "")
-	return m
+func TestGolden(t *testing.T) {
+	formattest.GoldenLines(t, func() stream.Parser { return vpcflow.NewParser(nil) }, stream.FormatVPCFlow)
 }
 
-func TestGolden(t *testing.T) {
-	logs, _ := filepath.Glob("testdata/*.log")
-	if len(logs) == 0 {
-		t.Fatal("no testdata/*.log")
-	}
-	for _, path := range logs {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := vpcflow.NewParser(nil)
-			var out []map[string]any
-			for i, line := range bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n")) {
-				var ev stream.Event
-				err := p.Parse(&stream.Unit{Data: line}, &ev)
-				if errors.Is(err, stream.ErrSkip) {
-					out = append(out, map[string]any{"line": i + 1, "skipped": "header"})
-					continue
-				}
-				if err != nil {
-					t.Fatalf("line %d: %v", i+1, err)
-				}
-				if ev.Native == nil || ev.Native.Format() != stream.FormatVPCFlow {
-					t.Fatalf("line %d: Native %T", i+1, ev.Native)
-				}
-				out = append(out, map[string]any{"line": i + 1, "event": render(&ev), "native": ev.Native})
-			}
-			got, err := json.MarshalIndent(out, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := strings.TrimSuffix(path, ".log") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from parse output (run go test -update and review the diff)", golden)
-			}
-		})
-	}
+func parseBytes(data []byte) (*stream.Event, error) {
+	return formattest.Parse(vpcflow.NewParser(nil), data)
 }
 
 const good = "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK"
@@ -218,21 +119,7 @@ func TestMalformed(t *testing.T) {
 		{"huge end", with(11, "99999999999999999"), "vpcflow_bad_time"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			ev, err := parse(vpcflow.NewParser(nil), c.line, "")
-			if err == nil {
-				t.Fatalf("no error for %q", c.line)
-			}
-			if cl, _ := stream.ClassOf(err); cl != stream.Permanent {
-				t.Errorf("class %v", cl)
-			}
-			if r := stream.ReasonOf(err); r.Code != c.code {
-				t.Errorf("reason %v, want code %s", r, c.code)
-			}
-			if ev.Native != nil {
-				t.Error("Native set on error")
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { formattest.Reject(t, parseBytes, c.line, c.code) })
 	}
 }
 
@@ -269,30 +156,20 @@ func TestSniff(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(good), "")
-	logs, _ := filepath.Glob("testdata/*.log")
-	for _, path := range logs {
-		data, _ := os.ReadFile(path)
-		for _, l := range bytes.Split(data, []byte("\n")) {
-			f.Add(l, "")
-		}
+	for _, l := range formattest.Seeds("testdata/*.log", true) {
+		f.Add(l, "")
 	}
 	f.Add([]byte("10.0.0.1 - 443 ingress"), "srcaddr dstaddr dstport flow-direction")
 	f.Add([]byte("version"), "")
 	f.Fuzz(func(t *testing.T, data []byte, hdr string) {
-		p := vpcflow.NewParser(nil)
-		ev, err := parse(p, string(data), hdr)
-		if err != nil {
-			if errors.Is(err, stream.ErrSkip) {
-				return
-			}
-			var e *stream.Error
-			if !errors.As(err, &e) || e.Class != stream.Permanent || !strings.HasPrefix(e.Reason.Code, "vpcflow_") {
-				t.Fatalf("unclassified error %v", err)
-			}
+		ev, err := parse(vpcflow.NewParser(nil), string(data), hdr)
+		if errors.Is(err, stream.ErrSkip) {
 			return
 		}
-		if _, ok := ev.Native.(*vpcflow.Record); !ok || ev.Format != stream.FormatVPCFlow {
-			t.Fatalf("bad event %+v", ev)
+		if formattest.Parsed(t, ev, err, "vpcflow") {
+			if _, ok := ev.Native.(*vpcflow.Record); !ok || ev.Format != stream.FormatVPCFlow {
+				t.Fatalf("bad event %+v", ev)
+			}
 		}
 	})
 }
@@ -390,26 +267,7 @@ func BenchmarkParse(b *testing.B) {
 	if err := vpcflow.Generate(&buf, gen.Options{Count: 4096, Seed: 1}); err != nil {
 		b.Fatal(err)
 	}
-	lines := bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n"))
-	b.Run("format=vpcflow", func(b *testing.B) {
-		p := vpcflow.NewParser(nil)
-		var ev stream.Event
-		u := stream.Unit{}
-		b.SetBytes(int64(buf.Len() / len(lines)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		c0 := cpuTime()
-		for i := 0; i < b.N; i++ {
-			ev.Reset()
-			u.Data = lines[i%len(lines)]
-			if err := p.Parse(&u, &ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		reportCPU(b, c0)
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
-	})
+	formattest.BenchParse(b, "format=vpcflow", vpcflow.NewParser(nil), buf.Bytes())
 }
 
 // TestFastPathMatchesGeneric parses generated default-format lines with the

@@ -4,47 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gannet-sec/gannet/stream"
-	"github.com/gannet-sec/gannet/stream/format/jsonlog/formattest"
+	"github.com/gannet-sec/gannet/stream/format/formattest"
 	"github.com/gannet-sec/gannet/stream/gen"
 )
 
-func parseBytes(data []byte) (*stream.Event, error) {
-	ev := &stream.Event{}
-	err := NewParser().Parse(&stream.Unit{Data: data}, ev)
-	return ev, err
-}
+func parseBytes(data []byte) (*stream.Event, error) { return formattest.Parse(NewParser(), data) }
 
-func TestGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.json")
-	if len(files) == 0 {
-		t.Fatal("no testdata")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !Sniff(data) {
-				t.Errorf("Sniff rejects %s", f)
-			}
-			ev, err := parseBytes(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := formattest.Render(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			formattest.Check(t, strings.TrimSuffix(f, ".json")+".golden", got)
-		})
-	}
-}
+func TestGolden(t *testing.T) { formattest.GoldenObjects(t, Sniff, parseBytes) }
 
 func TestMalformed(t *testing.T) {
 	for _, tc := range []struct{ name, in, code string }{
@@ -59,18 +29,7 @@ func TestMalformed(t *testing.T) {
 		{"too deep", `{"ruleGroupList":[{"customerConfig":` + strings.Repeat(`[`, 80) + strings.Repeat(`]`, 80) + `}]}`, "waf_too_deep"},
 		{"bad unicode escape", `{"timestamp":1,"action":"\u12"}`, "waf_invalid_json"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseBytes([]byte(tc.in))
-			if err == nil {
-				t.Fatalf("no error for %q", tc.in)
-			}
-			if c, _ := stream.ClassOf(err); c != stream.Permanent {
-				t.Errorf("class %v, want permanent", c)
-			}
-			if r := stream.ReasonOf(err); r.Code != tc.code || r.Detail == "" {
-				t.Errorf("reason %q, want code %q with a detail", r, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { formattest.Reject(t, parseBytes, tc.in, tc.code) })
 	}
 }
 
@@ -180,37 +139,19 @@ func TestGenerateAttacks(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, fn := range files {
-		data, _ := os.ReadFile(fn)
+	for _, data := range formattest.Seeds("testdata/*.json", false) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"timestamp":1,"httpRequest":{"headers":[null,{"name":"\ud83d\ude00"}]},"labels":[1]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := parseBytes(data)
-		if err != nil {
-			if c, _ := stream.ClassOf(err); c != stream.Permanent || !strings.HasPrefix(stream.ReasonOf(err).Code, "waf_") {
-				t.Fatalf("unclassified error %v", err)
-			}
-			return
+		if formattest.Parsed(t, ev, err, "waf") {
+			_ = ev.Native.(*Record).Header("user-agent")
 		}
-		_ = ev.Native.(*Record).Header("user-agent")
 	})
 }
 
 func BenchmarkParse(b *testing.B) {
 	data := generate(b, gen.Options{Count: 2000, Seed: 1, Attacks: true})
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-	b.Run("format=waf", func(b *testing.B) {
-		p := NewParser()
-		var ev stream.Event
-		var u stream.Unit
-		formattest.CPULoop(b, len(data)/len(lines), func(i int) {
-			ev.Reset()
-			u.Data = lines[i%len(lines)]
-			if err := p.Parse(&u, &ev); err != nil {
-				b.Fatal(err)
-			}
-		})
-	})
+	formattest.BenchParse(b, "format=waf", NewParser(), data)
 }

@@ -1,8 +1,9 @@
-// Package formattest is test support for the JSON format packages, in the
-// manner of net/http/httptest: it renders parsed events as stable, indented
-// JSON compared with testdata/*.golden files (which `go test -update`
-// rewrites), and measures benchmark throughput per CPU-second. It is not
-// used on the hot path.
+// Package formattest is test support for the format packages, in the manner
+// of net/http/httptest: it renders parsed events as stable, indented JSON
+// compared with testdata/*.golden files (which `go test -update` rewrites),
+// checks rejections and fuzz results against the parser contract, and
+// measures benchmark throughput per CPU-second. It is not used on the hot
+// path.
 package formattest
 
 import (
