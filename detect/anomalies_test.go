@@ -26,7 +26,7 @@ func albTraffic(clients, minutes int, jump bool) []stream.Event {
 			for k := 0; k < n; k++ {
 				ev := stream.Event{Format: stream.FormatALB,
 					Timestamp: gen.DefaultStart.Add(time.Duration(m)*time.Minute + time.Duration(k*60/n)*time.Second),
-					Lineage:   stream.Lineage{Kind: stream.OriginFile, Source: "alb.log", Line: int64(len(out) + 1), SubSequence: -1}}
+					Lineage:   stream.Lineage{Kind: stream.OriginFile, Source: "alb.log", Line: int64(len(out) + 1), Index: int64(len(out)), SubSequence: -1}}
 				ev.Source.IP = netip.AddrFrom4([4]byte{192, 0, 2, byte(c + 1)})
 				ev.ID = ev.Lineage.ID()
 				out = append(out, ev)

@@ -17,7 +17,7 @@ var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 func albEvent(ip netip.Addr, at time.Time, n int) stream.Event {
 	ev := stream.Event{Format: stream.FormatALB, Timestamp: at,
-		Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "alb.log", Line: int64(n), SubSequence: -1}}
+		Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "alb.log", Line: int64(n), Index: int64(n), SubSequence: -1}}
 	ev.Source.IP = ip
 	ev.ID = ev.Lineage.ID()
 	return ev
@@ -120,7 +120,7 @@ func TestRateNewClientBurstNeedsBaseline(t *testing.T) {
 func ctEvent(arn, source, name, country string, at time.Time, n int) stream.Event {
 	ev := stream.Event{Format: stream.FormatCloudTrail, Timestamp: at, Provider: source, Action: name,
 		Native:  &cloudtrail.Record{UserIdentity: cloudtrail.UserIdentity{Type: "IAMUser", ARN: arn}},
-		Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "ct.json", Line: int64(n), SubSequence: -1}}
+		Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "ct.json", Line: int64(n), Index: int64(n), SubSequence: -1}}
 	ev.Source.IP = netip.MustParseAddr("198.51.100.7")
 	ev.Source.Geo.CountryISOCode = country
 	ev.ID = ev.Lineage.ID()

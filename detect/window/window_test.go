@@ -237,7 +237,7 @@ func TestPortScanValueCount(t *testing.T) {
 		var out []stream.Event
 		for p := 0; p < ports; p++ {
 			ev := stream.Event{Format: stream.FormatVPCFlow, Timestamp: winStart.Add(time.Duration(p) * time.Second),
-				Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "flow.log", Line: int64(p + 1)}}
+				Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "flow.log", Line: int64(p + 1), Index: int64(p)}}
 			ev.Source.IP = netip.MustParseAddr(gen.AttackerIP)
 			ev.Source.Port = 40000
 			ev.Destination.IP = netip.MustParseAddr("10.0.0.5")
@@ -280,7 +280,7 @@ correlation: {type: temporal_ordered, rules: [a, b], group-by: [userIdentity.use
 		t.Fatal(err)
 	}
 	ev := func(name string, at time.Duration, n int) stream.Event {
-		e := stream.Event{Format: stream.FormatCloudTrail, Timestamp: winStart.Add(at), Lineage: stream.Lineage{Source: "x", Line: int64(n)},
+		e := stream.Event{Format: stream.FormatCloudTrail, Timestamp: winStart.Add(at), Lineage: stream.Lineage{Source: "x", Line: int64(n), Index: int64(n)},
 			Native: &cloudtrail.Record{EventName: name, UserIdentity: cloudtrail.UserIdentity{UserName: "mallory"}}}
 		e.ID = e.Lineage.ID()
 		return e
