@@ -49,7 +49,7 @@ func lineageMapping() m {
 // fields are not mapped (dynamic: false); the native record under aws.<format>
 // is mapped dynamically (strings as keyword, no date or numeric detection),
 // except its stringified members, which are text.
-func EventMapping(f stream.Format) m {
+func EventMapping(f stream.Format) map[string]any {
 	awsProps := m{}
 	for _, name := range nativeStringified[f] {
 		awsProps[name] = text
@@ -99,7 +99,7 @@ func EventMapping(f stream.Format) m {
 }
 
 // AlertMapping returns the explicit mapping of the alerts indices.
-func AlertMapping() m {
+func AlertMapping() map[string]any {
 	return m{
 		"dynamic":        false,
 		"date_detection": false,
