@@ -1,7 +1,6 @@
 package cloudtrail
 
 import (
-	"bytes"
 	"net/netip"
 	"strings"
 
@@ -14,45 +13,23 @@ const prefix = "cloudtrail"
 // NewParser returns the CloudTrail parser. It is stateless; one parser may
 // serve any number of units, but not concurrently (see stream.Parser).
 func NewParser() stream.Parser {
-	return stream.ParserFunc{F: stream.FormatCloudTrail, Fn: parse}
+	return jsonlog.ObjectParser(stream.FormatCloudTrail, (*Record).decode, fill)
 }
 
 // Sniff reports whether data looks like one CloudTrail event: a JSON object
 // naming both "eventVersion" and "eventSource".
 func Sniff(data []byte) bool {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	return len(data) > 0 && data[0] == '{' &&
-		bytes.Contains(data, []byte(`"eventVersion"`)) && bytes.Contains(data, []byte(`"eventSource"`))
-}
-
-// Parse decodes one CloudTrail event into ev (see the package README for the
-// field mapping). It never panics; bad input gives a Permanent error whose
-// code starts with "cloudtrail_".
-func parse(u *stream.Unit, ev *stream.Event) error {
-	src, _ := jsonlog.Text(u.Data)
-	r := new(Record)
-	if err := r.decode(src); err != nil {
-		return err
-	}
-	fill(r, ev)
-	return nil
+	return jsonlog.SniffObject(data, `"eventVersion"`, `"eventSource"`)
 }
 
 // decode fills r from the JSON text of one event.
 func (r *Record) decode(src string) error {
 	var d jsonlog.Decoder
-	d.Reset(src)
-	if d.Peek() != jsonlog.KindObject {
-		return jsonlog.NotObject(prefix, &d)
+	if err := d.Begin(prefix, src); err != nil {
+		return err
 	}
-	d.Object()
-	var key, eventTime string
-	for {
-		k, ok := d.Key()
-		if !ok {
-			break
-		}
-		key = k
+	var eventTime string
+	for k, ok := d.Member(); ok; k, ok = d.Member() {
 		switch k {
 		case "eventVersion":
 			r.EventVersion = d.String()
@@ -121,12 +98,9 @@ func (r *Record) decode(src string) error {
 		default:
 			d.Skip()
 		}
-		if d.Error() != nil {
-			break
-		}
 	}
-	if err := d.End(); err != nil {
-		return jsonlog.DecodeError(prefix, err, key)
+	if err := d.Finish(prefix); err != nil {
+		return err
 	}
 	if eventTime == "" {
 		return stream.Permanentf(prefix+"_missing_field", "eventTime is missing or empty")

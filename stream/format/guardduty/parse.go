@@ -15,49 +15,25 @@ const prefix = "guardduty"
 // NewParser returns the GuardDuty finding parser. It is stateless; one
 // parser may serve any number of units, but not concurrently.
 func NewParser() stream.Parser {
-	return stream.ParserFunc{F: stream.FormatGuardDuty, Fn: parse}
+	return jsonlog.ObjectParser(stream.FormatGuardDuty, (*Record).decode, fill)
 }
 
 // Sniff reports whether data looks like one GuardDuty finding: an
 // EventBridge event with detail-type "GuardDuty Finding", or a bare finding
 // naming "schemaVersion", "type" and "severity" (and not "eventVersion").
 func Sniff(data []byte) bool {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	if len(data) == 0 || data[0] != '{' {
-		return false
-	}
-	if bytes.Contains(data, []byte(`"GuardDuty Finding"`)) && bytes.Contains(data, []byte(`"detail-type"`)) {
-		return true
-	}
-	return bytes.Contains(data, []byte(`"schemaVersion"`)) && bytes.Contains(data, []byte(`"severity"`)) &&
-		bytes.Contains(data, []byte(`"type"`)) && !bytes.Contains(data, []byte(`"eventVersion"`))
-}
-
-func parse(u *stream.Unit, ev *stream.Event) error {
-	src, _ := jsonlog.Text(u.Data)
-	r := new(Record)
-	if err := r.decode(src); err != nil {
-		return err
-	}
-	fill(r, ev)
-	return nil
+	return jsonlog.SniffObject(data, `"GuardDuty Finding"`, `"detail-type"`) ||
+		jsonlog.SniffObject(data, `"schemaVersion"`, `"severity"`, `"type"`) && !bytes.Contains(data, []byte(`"eventVersion"`))
 }
 
 func (r *Record) decode(src string) error {
 	var d jsonlog.Decoder
-	d.Reset(src)
-	if d.Peek() != jsonlog.KindObject {
-		return jsonlog.NotObject(prefix, &d)
+	if err := d.Begin(prefix, src); err != nil {
+		return err
 	}
-	d.Object()
-	var key, envTime string
+	var envTime string
 	var f rawFinding
-	for {
-		k, ok := d.Key()
-		if !ok {
-			break
-		}
-		key = k
+	for k, ok := d.Member(); ok; k, ok = d.Member() {
 		switch k {
 		case "version":
 			r.Version = d.String()
@@ -82,12 +58,9 @@ func (r *Record) decode(src string) error {
 			// A bare finding: its members are at the top level.
 			f.member(&d, k)
 		}
-		if d.Error() != nil {
-			break
-		}
 	}
-	if err := d.End(); err != nil {
-		return jsonlog.DecodeError(prefix, err, key)
+	if err := d.Finish(prefix); err != nil {
+		return err
 	}
 	if r.DetailType == "" {
 		// Bare finding: id and region belong to it.

@@ -50,6 +50,8 @@ type Decoder struct {
 	depth int
 	first bool
 	err   *SyntaxError
+	// member is the last top-level key Member returned.
+	member string
 }
 
 // Reset prepares d to read s.

@@ -6,7 +6,6 @@ package jsonlog
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"iter"
 	"net/netip"
@@ -48,8 +47,7 @@ func NewParser() stream.Parser {
 // '{'). It is the lowest-priority sniffer: every specific JSON format is
 // tried first.
 func Sniff(data []byte) bool {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	return len(data) > 0 && data[0] == '{'
+	return SniffObject(data)
 }
 
 // timeKeys are the keys tried for the event time, in order.
@@ -58,9 +56,8 @@ var timeKeys = [...]string{"@timestamp", "timestamp", "time", "ts", "eventTime",
 func parse(u *stream.Unit, ev *stream.Event) error {
 	src, _ := Text(u.Data)
 	var d Decoder
-	d.Reset(src)
-	if d.Peek() != KindObject {
-		return NotObject(prefix, &d)
+	if err := d.Begin(prefix, src); err != nil {
+		return err
 	}
 	r := &Record{}
 	var ts [len(timeKeys)]struct {
@@ -69,14 +66,7 @@ func parse(u *stream.Unit, ev *stream.Event) error {
 		kind Kind
 	}
 	var ip, port, user, ua, method, path, status string
-	d.Object()
-	var key string
-	for {
-		k, ok := d.Key()
-		if !ok {
-			break
-		}
-		key = k
+	for k, ok := d.Member(); ok; k, ok = d.Member() {
 		i := timeKeyIndex(k)
 		switch {
 		case i >= 0:
@@ -113,12 +103,9 @@ func parse(u *stream.Unit, ev *stream.Event) error {
 		default:
 			d.Skip()
 		}
-		if d.Error() != nil {
-			break
-		}
 	}
-	if err := d.End(); err != nil {
-		return DecodeError(prefix, err, key)
+	if err := d.Finish(prefix); err != nil {
+		return err
 	}
 	r.Object = src
 	for i := range ts {

@@ -1,7 +1,6 @@
 package route53resolver
 
 import (
-	"bytes"
 	"net/netip"
 	"strings"
 
@@ -14,41 +13,22 @@ const prefix = "route53resolver"
 // NewParser returns the Resolver query log parser. It is stateless; one
 // parser may serve any number of units, but not concurrently.
 func NewParser() stream.Parser {
-	return stream.ParserFunc{F: stream.FormatRoute53Resolver, Fn: parse}
+	return jsonlog.ObjectParser(stream.FormatRoute53Resolver, (*Record).decode, fill)
 }
 
 // Sniff reports whether data looks like one Resolver query log entry: a JSON
 // object naming "query_name" and "query_timestamp".
 func Sniff(data []byte) bool {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	return len(data) > 0 && data[0] == '{' &&
-		bytes.Contains(data, []byte(`"query_name"`)) && bytes.Contains(data, []byte(`"query_timestamp"`))
-}
-
-func parse(u *stream.Unit, ev *stream.Event) error {
-	src, _ := jsonlog.Text(u.Data)
-	r := new(Record)
-	if err := r.decode(src); err != nil {
-		return err
-	}
-	fill(r, ev)
-	return nil
+	return jsonlog.SniffObject(data, `"query_name"`, `"query_timestamp"`)
 }
 
 func (r *Record) decode(src string) error {
 	var d jsonlog.Decoder
-	d.Reset(src)
-	if d.Peek() != jsonlog.KindObject {
-		return jsonlog.NotObject(prefix, &d)
+	if err := d.Begin(prefix, src); err != nil {
+		return err
 	}
-	d.Object()
-	var key, ts string
-	for {
-		k, ok := d.Key()
-		if !ok {
-			break
-		}
-		key = k
+	var ts string
+	for k, ok := d.Member(); ok; k, ok = d.Member() {
 		switch k {
 		case "version":
 			r.Version = d.String()
@@ -137,12 +117,9 @@ func (r *Record) decode(src string) error {
 		default:
 			d.Skip()
 		}
-		if d.Error() != nil {
-			break
-		}
 	}
-	if err := d.End(); err != nil {
-		return jsonlog.DecodeError(prefix, err, key)
+	if err := d.Finish(prefix); err != nil {
+		return err
 	}
 	if ts == "" {
 		return stream.Permanentf(prefix+"_missing_field", "query_timestamp is missing or empty")

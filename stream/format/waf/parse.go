@@ -1,7 +1,6 @@
 package waf
 
 import (
-	"bytes"
 	"net/netip"
 	"strings"
 	"time"
@@ -15,42 +14,22 @@ const prefix = "waf"
 // NewParser returns the WAF log parser. It is stateless; one parser may
 // serve any number of units, but not concurrently (see stream.Parser).
 func NewParser() stream.Parser {
-	return stream.ParserFunc{F: stream.FormatWAF, Fn: parse}
+	return jsonlog.ObjectParser(stream.FormatWAF, (*Record).decode, fill)
 }
 
 // Sniff reports whether data looks like one WAF log entry: a JSON object
 // naming "webaclId" and "httpRequest".
 func Sniff(data []byte) bool {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	return len(data) > 0 && data[0] == '{' &&
-		bytes.Contains(data, []byte(`"webaclId"`)) && bytes.Contains(data, []byte(`"httpRequest"`))
-}
-
-func parse(u *stream.Unit, ev *stream.Event) error {
-	src, _ := jsonlog.Text(u.Data)
-	r := new(Record)
-	if err := r.decode(src); err != nil {
-		return err
-	}
-	fill(r, ev)
-	return nil
+	return jsonlog.SniffObject(data, `"webaclId"`, `"httpRequest"`)
 }
 
 func (r *Record) decode(src string) error {
 	var d jsonlog.Decoder
-	d.Reset(src)
-	if d.Peek() != jsonlog.KindObject {
-		return jsonlog.NotObject(prefix, &d)
+	if err := d.Begin(prefix, src); err != nil {
+		return err
 	}
-	d.Object()
-	var key string
 	seenTime := false
-	for {
-		k, ok := d.Key()
-		if !ok {
-			break
-		}
-		key = k
+	for k, ok := d.Member(); ok; k, ok = d.Member() {
 		switch k {
 		case "timestamp":
 			r.Timestamp = d.Int()
@@ -136,12 +115,9 @@ func (r *Record) decode(src string) error {
 		default:
 			d.Skip()
 		}
-		if d.Error() != nil {
-			break
-		}
 	}
-	if err := d.End(); err != nil {
-		return jsonlog.DecodeError(prefix, err, key)
+	if err := d.Finish(prefix); err != nil {
+		return err
 	}
 	if !seenTime || r.Timestamp <= 0 {
 		return stream.Permanentf(prefix+"_missing_field", "timestamp (milliseconds since the epoch) is missing or not positive")
