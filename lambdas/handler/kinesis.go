@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/gannet-sec/gannet/lambdas/emf"
 	"github.com/gannet-sec/gannet/stream"
 	"github.com/gannet-sec/gannet/stream/kinesisevent"
 	"github.com/gannet-sec/gannet/stream/pipeline"
@@ -34,12 +35,37 @@ type Kinesis struct {
 	// ChunkSize is the number of Kinesis records per pipeline batch (default 500).
 	ChunkSize int
 	Logger    *slog.Logger
+	// Metrics, when set, receives one EMF report per invocation: the
+	// pipeline counters of the invocation (from Stats) and the iterator age.
+	Metrics *emf.Emitter
+	// Stats returns the pipeline's cumulative counters (for Metrics).
+	Stats func() pipeline.Stats
 
 	recs []stream.Record
+	prev pipeline.Stats
 }
 
 // Handle processes one Kinesis event.
 func (h *Kinesis) Handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
+	resp, err := h.handle(ctx, ev)
+	if h.Metrics != nil {
+		h.report(ev)
+	}
+	return resp, err
+}
+
+// report emits the invocation's metrics.
+func (h *Kinesis) report(ev events.KinesisEvent) {
+	inv := emf.Invocation{IteratorAge: iteratorAge(ev)}
+	if h.Stats != nil {
+		cur := h.Stats()
+		inv.Stats = emf.Delta(h.prev, cur)
+		h.prev = cur
+	}
+	_ = h.Metrics.Report(inv)
+}
+
+func (h *Kinesis) handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
 	margin := h.Margin
 	if margin == 0 {
 		margin = 2 * time.Second
