@@ -54,7 +54,7 @@ type LambdaProcess struct {
 }
 
 // RunLambda builds the Go package at pkgPath as `bootstrap` (GOOS=linux,
-// CGO_ENABLED=0, -tags lambda.norpc) and starts it under aws-lambda-rie on a
+// -tags lambda.norpc) and starts it under aws-lambda-rie on a
 // free loopback port. pkgPath is either relative to the root of the main
 // module ("./lambdas/ingest"), an import path, or an absolute directory
 // (built from that directory, which may hold its own go.mod). The process is
@@ -205,9 +205,11 @@ func buildLambda(t testing.TB, pkgPath, out string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), LambdaBuildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, target)
+	// Same flags as the developers' own builds (no -trimpath, CGO_ENABLED inherited) so that the
+	// build cache is shared: a cold build of a real handler takes minutes on 2 cores.
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-o", out, target)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOOS=linux")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("stacktest: building %s as bootstrap (in %s) failed: %v\n%s", pkgPath, dirOr(dir), err, b)
 	}
