@@ -3,7 +3,8 @@ package stream
 import "time"
 
 // Record is one input record before decoding: the data of a Kinesis record,
-// an S3 object chunk, or a file chunk, with where it came from.
+// an S3 object chunk, or a file chunk, with where it came from. For a file
+// chunk, Lineage.Line may carry the line number of its first line.
 type Record struct {
 	Data         []byte
 	Lineage      Lineage // SubSequence -1, Index 0 before decoding
@@ -11,6 +12,10 @@ type Record struct {
 	ArrivalTime  time.Time // Kinesis approximateArrivalTimestamp, zero when unknown
 	// Format is the configured format of the source, or FormatUnknown to sniff.
 	Format Format
+	// Decoded marks Data as one already-decoded unit whose Lineage is final
+	// (a dead letter being replayed): it goes to the parser as it is, so the
+	// event gets the id it would have had the first time.
+	Decoded bool
 }
 
 // Unit is one decoded log unit: a text line or one JSON object, ready for a

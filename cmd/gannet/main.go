@@ -24,6 +24,9 @@ Usage:
 Commands:
   gen      write realistic, deterministic AWS logs of one format (optionally with attacks)
   run      decode, parse, enrich, detect and store logs from files, directories or stdin
+  lake     print Athena DDL for the Parquet lake (ddl), merge small files (compact)
+  dlq      show dead letters, or replay them through the pipeline
+  rules    run rule test cases (test) or check rules (lint)
   version  print the version
 
 Run 'gannet <command> --help' for the flags of a command.
@@ -56,6 +59,12 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		err = cmdGen(args[1:], stdout, stderr)
 	case "run":
 		err = cmdRun(ctx, args[1:], stdin, stdout, stderr)
+	case "lake":
+		err = cmdLake(ctx, args[1:], stdout, stderr)
+	case "dlq":
+		err = cmdDLQ(ctx, args[1:], stdout, stderr)
+	case "rules":
+		err = cmdRules(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "gannet", version)
 	case "help", "--help", "-h", "-help":

@@ -74,6 +74,8 @@ type Config struct {
 	// ESInsecure turns TLS verification off for es_url (never in production).
 	ESInsecure bool `yaml:"es_insecure" env:"GANNET_ES_INSECURE"`
 
+	// LakeKMSKey encrypts lake objects on S3 with SSE-KMS under this key id or ARN.
+	LakeKMSKey string `yaml:"lake_kms_key" env:"GANNET_LAKE_KMS_KEY"`
 	// LakeCodec is zstd (default), snappy or none.
 	LakeCodec string `yaml:"lake_codec" env:"GANNET_LAKE_CODEC"`
 

@@ -133,6 +133,10 @@ func (p *Pipeline) Process(ctx context.Context, recs []stream.Record) Result {
 		p.sink.rec = int32(i)
 		p.sink.recFormat = rec.Format
 		p.sink.now = now
+		if rec.Decoded {
+			p.sink.Unit(&stream.Unit{Data: rec.Data, Lineage: rec.Lineage, Format: rec.Format})
+			continue
+		}
 		if err := p.cfg.Decoder.Decode(rec, &p.sink); err != nil {
 			// The whole record could not be decoded.
 			if class, _ := stream.ClassOf(err); class == stream.Permanent {

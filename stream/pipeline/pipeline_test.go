@@ -256,3 +256,21 @@ func TestArenaNeverMovesHandedOutBytes(t *testing.T) {
 		t.Fatal("copy after reset")
 	}
 }
+
+func TestDecodedRecordsKeepTheirLineage(t *testing.T) {
+	var got []stream.Event
+	sink := &memSink{name: "m", writeFn: func(events []stream.Event) error {
+		got = append(got, events...)
+		return nil
+	}}
+	p := newTest(t, []stream.Sink{sink}, &memDLQ{})
+	l := stream.Lineage{Kind: stream.OriginKinesis, Source: "arn", Shard: "s", Sequence: "9", SubSequence: 4, Index: 7}
+	// "BAD" would fail the line decoder: a decoded record skips it.
+	res := p.Process(context.Background(), []stream.Record{{Data: []byte("ok-BAD"), Lineage: l, Decoded: true}})
+	if len(res.Failed) != 0 || len(got) != 1 {
+		t.Fatalf("res = %+v, events = %d", res, len(got))
+	}
+	if got[0].Lineage != l || got[0].ID != l.ID() {
+		t.Fatalf("lineage = %+v, want %+v", got[0].Lineage, l)
+	}
+}

@@ -2,13 +2,13 @@ package setup
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/gannet-sec/gannet/sink/lake"
+	"github.com/gannet-sec/gannet/sink/lake/s3store"
 )
 
 func newS3Client(c aws.Config) *s3.Client {
@@ -20,10 +20,23 @@ func newS3Client(c aws.Config) *s3.Client {
 	})
 }
 
-// lakeStore opens the lake location: a directory, or s3://bucket/prefix.
-func lakeStore(ctx context.Context, loc string) (lake.Store, error) {
+// LakeStore opens the lake location: a directory, or s3://bucket/prefix
+// (credentials, region and endpoint from the standard AWS configuration;
+// AWS_ENDPOINT_URL_S3 points it at an S3-compatible server).
+func LakeStore(ctx context.Context, loc, kmsKey string) (lake.Store, error) {
 	if !strings.HasPrefix(loc, "s3://") {
 		return lake.NewDirStore(loc)
 	}
-	return nil, fmt.Errorf("lake %s: the S3 lake store is not wired into this build yet; use a directory", loc)
+	bucket, prefix, err := splitS3(loc)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := loadAWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if prefix != "" {
+		prefix += "/"
+	}
+	return s3store.New(s3store.FromClient(newS3Client(awsCfg)), s3store.Options{Bucket: bucket, Prefix: prefix, SSEKMSKeyID: kmsKey}), nil
 }

@@ -110,7 +110,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (_ *Built, err err
 		if err != nil {
 			return nil, err
 		}
-		store, err := lakeStore(ctx, cfg.Lake)
+		store, err := LakeStore(ctx, cfg.Lake, cfg.LakeKMSKey)
 		if err != nil {
 			return nil, err
 		}
