@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
 	"testing"
 	"time"
@@ -91,5 +92,38 @@ func TestEngineAnomaly(t *testing.T) {
 	again := run(t, restored, tail)
 	if len(again) != 1 || again[0].ID != alerts[0].ID {
 		t.Errorf("restored engine: %+v, want the same alert id %v", again, alerts[0].ID)
+	}
+}
+
+// BenchmarkDetectAnomaly runs the built-ins on steady ALB traffic (20
+// clients) with anomaly detection off and on, in batches of 500.
+func BenchmarkDetectAnomaly(b *testing.B) {
+	events := albTraffic(20, 60, false)
+	for _, on := range []bool{false, true} {
+		name := "format=alb/anomaly=off"
+		opts := Options{}
+		if on {
+			name = "format=alb/anomaly=on"
+			opts.Anomaly = &anomaly.Config{}
+		}
+		b.Run(name, func(b *testing.B) {
+			e, err := New(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			emit := func(*stream.Alert) {}
+			run(b, e, events) // learn the baselines
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; {
+				for i := 0; i < len(events) && done < b.N; i += 500 {
+					j := min(i+500, len(events), i+(b.N-done))
+					if err := e.Detect(context.Background(), events[i:j], emit); err != nil {
+						b.Fatal(err)
+					}
+					done += j - i
+				}
+			}
+		})
 	}
 }
