@@ -165,13 +165,13 @@ type Consumer struct {
 	metrics   *Metrics
 	log       *slog.Logger
 
-	kc      *kinesis.Client
-	ddb     *dynamodb.Client
-	guard   *GuardedCheckpointer
+	kc    *kinesis.Client
+	ddb   *dynamodb.Client
+	guard *GuardedCheckpointer
 	// leaseOwner reads a shard's lease owner from the lease table.
 	leaseOwner func(shard string) (string, error)
-	parents *parentGate
-	worker  *kclworker.Worker
+	parents    *parentGate
+	worker     *kclworker.Worker
 
 	stopping   chan struct{} // closed when a graceful shutdown starts
 	hardCtx    context.Context

@@ -149,7 +149,7 @@ func (c *fakeCheckpointer) last() string {
 // owned by "w".
 func testConsumer(t *testing.T, pl *fakePipeline, mod func(*Config)) *Consumer {
 	cfg := Config{Stream: "s", App: "a", WorkerID: "w", AWS: aws.Config{Region: "us-east-1"},
-		NewPipeline: func(context.Context, string) (Pipeline, error) { return pl, nil },
+		NewPipeline:  func(context.Context, string) (Pipeline, error) { return pl, nil },
 		FlushRecords: 10, FlushInterval: time.Hour, MaxGap: 1000, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}
 	if mod != nil {
