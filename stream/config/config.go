@@ -79,6 +79,12 @@ type Config struct {
 	// LakeCodec is zstd (default), snappy or none.
 	LakeCodec string `yaml:"lake_codec" env:"GANNET_LAKE_CODEC"`
 
+	// AlertTopicARN publishes every alert to this SNS topic.
+	AlertTopicARN string `yaml:"alert_topic_arn" env:"GANNET_ALERT_TOPIC_ARN"`
+	// AlertWebhookURL posts every alert to a Slack-compatible webhook. The
+	// URL is a credential: give it through the environment (Secrets Manager).
+	AlertWebhookURL string `yaml:"alert_webhook_url" env:"GANNET_ALERT_WEBHOOK_URL"`
+
 	// LogLevel is debug, info, warn or error; LogFormat json, text or auto.
 	LogLevel  string `yaml:"log_level" env:"GANNET_LOG_LEVEL"`
 	LogFormat string `yaml:"log_format" env:"GANNET_LOG_FORMAT"`

@@ -13,10 +13,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/gannet-sec/gannet/detect"
 	"github.com/gannet-sec/gannet/enrich"
 	"github.com/gannet-sec/gannet/sink/alertout"
+	"github.com/gannet-sec/gannet/sink/alerts"
 	"github.com/gannet-sec/gannet/sink/dlq"
 	"github.com/gannet-sec/gannet/sink/elastic"
 	"github.com/gannet-sec/gannet/sink/lake"
@@ -139,6 +141,28 @@ func Build(ctx context.Context, cfg config.Config, o Options) (_ *Built, err err
 		alertSinks = append(alertSinks, es)
 		b.closers = append(b.closers, es.Close)
 		b.Outputs = append(b.Outputs, "elasticsearch: "+redactURL(cfg.ESURL))
+	}
+	if cfg.AlertTopicARN != "" {
+		awsCfg, err := loadAWS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s, err := alerts.NewSNS(sns.NewFromConfig(awsCfg), alerts.SNSConfig{TopicARN: cfg.AlertTopicARN})
+		if err != nil {
+			return nil, err
+		}
+		alertSinks = append(alertSinks, s)
+		b.closers = append(b.closers, s.Close)
+		b.Outputs = append(b.Outputs, "alerts: "+cfg.AlertTopicARN)
+	}
+	if cfg.AlertWebhookURL != "" {
+		w, err := alerts.NewWebhook(alerts.WebhookConfig{URL: cfg.AlertWebhookURL})
+		if err != nil {
+			return nil, err
+		}
+		alertSinks = append(alertSinks, w)
+		b.closers = append(b.closers, w.Close)
+		b.Outputs = append(b.Outputs, "alerts: webhook")
 	}
 	if o.AlertsTo != nil {
 		alertSinks = append(alertSinks, alertout.NewText(o.AlertsTo))
