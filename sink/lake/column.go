@@ -328,13 +328,6 @@ func (b *colBuf) id(id stream.EventID) {
 	b.value(b.scratch)
 }
 
-// appendFn appends a value built by fn (e.g. a JSON document); an empty
-// result is stored as null.
-func (b *colBuf) appendFn(fn func([]byte) []byte) {
-	b.scratch = fn(b.scratch[:0])
-	b.bytes(b.scratch)
-}
-
 // ip appends the text form of a, or null when a is invalid.
 func (b *colBuf) ip(a netip.Addr) {
 	if !a.IsValid() {

@@ -129,25 +129,8 @@ var cloudtrailColumns = []col[E]{
 			b.null()
 			return
 		}
-		b.appendFn(func(p []byte) []byte {
-			p = append(p, '[')
-			for i := range r.Resources {
-				res := &r.Resources[i]
-				if i > 0 {
-					p = append(p, ',')
-				}
-				p = append(p, '{')
-				first := true
-				for _, kv := range [3][2]string{{"ARN", res.ARN}, {"accountId", res.AccountID}, {"type", res.Type}} {
-					if kv[1] != "" {
-						p = appendJSONField(p, first, kv[0], kv[1])
-						first = false
-					}
-				}
-				p = append(p, '}')
-			}
-			return append(p, ']')
-		})
+		b.scratch = appendResourcesJSON(b.scratch[:0], r.Resources)
+		b.bytes(b.scratch)
 	}),
 	native("recipient_account_id", String, 1, dict, func(r *ctR, b *colBuf) { b.str(r.RecipientAccountID) }),
 	native("service_event_details", JSON, 1, noDict, func(r *ctR, b *colBuf) { b.str(r.ServiceEventDetails) }),
@@ -422,4 +405,25 @@ var jsonColumns = []col[E]{
 	native("object", JSON, 1, noDict, func(r *jsonR, b *colBuf) { b.str(r.Object) }),
 	native("time_key", String, 1, dict, func(r *jsonR, b *colBuf) { b.str(r.TimeKey) }),
 	native("level", String, 1, dict, func(r *jsonR, b *colBuf) { b.str(r.Level) }),
+}
+
+// appendResourcesJSON appends CloudTrail resources as a JSON array.
+func appendResourcesJSON(p []byte, rs []cloudtrail.Resource) []byte {
+	p = append(p, '[')
+	for i := range rs {
+		res := &rs[i]
+		if i > 0 {
+			p = append(p, ',')
+		}
+		p = append(p, '{')
+		first := true
+		for _, kv := range [3][2]string{{"ARN", res.ARN}, {"accountId", res.AccountID}, {"type", res.Type}} {
+			if kv[1] != "" {
+				p = appendJSONField(p, first, kv[0], kv[1])
+				first = false
+			}
+		}
+		p = append(p, '}')
+	}
+	return append(p, ']')
 }

@@ -190,7 +190,8 @@ var commonColumns = []col[E]{
 			b.null()
 			return
 		}
-		b.appendFn(func(p []byte) []byte { return appendThreatJSON(p, e.Threat) })
+		b.scratch = appendThreatJSON(b.scratch[:0], e.Threat)
+		b.bytes(b.scratch)
 	}),
 }
 
@@ -277,7 +278,8 @@ var alertTable = &tableDef[A]{
 		}),
 		c("event_ids", StringList, 1, noDict, func(a *A, b *colBuf) { b.idList(a.Events) }),
 		c("events", JSON, 1, noDict, func(a *A, b *colBuf) {
-			b.appendFn(func(p []byte) []byte { return appendAlertEventsJSON(p, a.Events) })
+			b.scratch = appendAlertEventsJSON(b.scratch[:0], a.Events)
+			b.bytes(b.scratch)
 		}),
 		c("fields", JSON, 1, noDict, func(a *A, b *colBuf) {
 			if len(a.Fields) == 0 {
@@ -289,7 +291,8 @@ var alertTable = &tableDef[A]{
 				keys = append(keys, k)
 			}
 			slices.Sort(keys)
-			b.appendFn(func(p []byte) []byte { return appendMapJSON(p, a.Fields, keys) })
+			b.scratch = appendMapJSON(b.scratch[:0], a.Fields, keys)
+			b.bytes(b.scratch)
 		}),
 	},
 	info: func(a *A) rowInfo {

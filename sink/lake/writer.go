@@ -111,7 +111,6 @@ func newEncoder(t Table, enc Encoding) *encoder {
 		panic(fmt.Sprintf("lake: table %s: %v", t.Name, err))
 	}
 	opts := []parquet.WriterProperty{
-		parquet.WithAllocator(newPoolAllocator(32 << 20)),
 		parquet.WithCompression(enc.Codec.compression()),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithStats(true),
