@@ -275,12 +275,33 @@ func (t *Template) EnvNames() map[string][]string {
 	}
 	for _, r := range t.OfType("AWS::ECS::TaskDefinition") {
 		for _, c := range Items(Get(r.Properties, "ContainerDefinitions")) {
-			for _, e := range Items(Get(c, "Environment")) {
-				if n := Get(e, "Name"); n != nil {
-					out[n.Value] = append(out[n.Value], r.Name)
+			for _, item := range Items(Get(c, "Environment")) {
+				for _, e := range Branches(item) {
+					if n := Get(e, "Name"); n != nil {
+						out[n.Value] = append(out[n.Value], r.Name)
+					}
 				}
 			}
 		}
 	}
 	return out
+}
+
+// Branches returns the values n can take: n itself, or for !If the branches
+// of the If (recursively), leaving out !Ref AWS::NoValue.
+func Branches(n *yaml.Node) []*yaml.Node {
+	fn, arg := Intrinsic(n)
+	switch fn {
+	case "If":
+		items := Items(arg)
+		if len(items) != 3 {
+			return nil
+		}
+		return append(Branches(items[1]), Branches(items[2])...)
+	case "Ref":
+		if arg.Value == "AWS::NoValue" {
+			return nil
+		}
+	}
+	return []*yaml.Node{resolve(n)}
 }

@@ -329,7 +329,8 @@ func TestFunctionsHaveHandlers(t *testing.T) {
 
 // localOnlyEnv are names the code reads that no deployed component needs.
 var localOnlyEnv = map[string]string{
-	"GANNET_OUT": "gannet run's NDJSON copy of the events (stdout or a file); deployed components write the lake, search and alerts",
+	"GANNET_OUT":        "gannet run's NDJSON copy of the events (stdout or a file); deployed components write the lake, search and alerts",
+	"GANNET_BATCH_SIZE": "records per pipeline batch of gannet run and gannet dlq replay; Lambdas get their batches from the event source mapping, gannet consume per GetRecords call",
 }
 
 // pendingEnv are names the template defines for code that is being written
@@ -339,10 +340,6 @@ var pendingEnv = map[string]string{
 	"GANNET_S3EVENT_QUEUE_URL":       "queue for s3event's continuation messages (byte offset reached)",
 	"GANNET_MEMORY_CAPTURE_DOCUMENT": "SSM document that captures memory with LiME",
 	"GANNET_EVIDENCE_URI":            "s3:// prefix for memory dumps",
-	"GANNET_CONSUMER_STREAM":         "stream ARN gannet consume reads",
-	"GANNET_CONSUMER_APP":            "KCL application name",
-	"GANNET_CONSUMER_LEASE_TABLE":    "DynamoDB lease table",
-	"GANNET_METRICS_ADDR":            "Prometheus listen address of gannet consume",
 }
 
 var envName = regexp.MustCompile(`\bGANNET_[A-Z0-9_]*[A-Z0-9]\b`)
