@@ -107,7 +107,9 @@ const (
 )
 
 // commonColumns are the first columns of every event table, in file order.
-// Append only: never reorder, rename or retype (TestSchemaGolden enforces it).
+// Append only, with Since set to a new schema version (bySince then places a
+// new column after every existing one); never reorder, rename or retype
+// (TestSchemaGolden enforces it).
 var commonColumns = []col[E]{
 	c("event_id", String, 1, noDict, func(e *E, b *colBuf) { b.id(e.ID) }),
 	c("timestamp", Timestamp, 1, noDict, func(e *E, b *colBuf) { b.ts(e.Timestamp) }),
@@ -235,11 +237,20 @@ var eventTables = func() []*tableDef[E] {
 			ts = append(ts, nil)
 			continue
 		}
-		cols := slices.Concat(commonColumns, lineageColumns(func(e *E) *stream.Lineage { return &e.Lineage }), nativeColumns(f))
+		cols := bySince(slices.Concat(commonColumns, lineageColumns(func(e *E) *stream.Lineage { return &e.Lineage }), nativeColumns(f)))
 		ts = append(ts, &tableDef[E]{name: f.String(), cols: cols, info: eventInfo})
 	}
 	return ts
 }()
+
+// bySince orders columns by the schema version that added them, keeping
+// list order within a version: a column added later (common, lineage or
+// native) lands after every existing column of every table, so tables only
+// ever grow at the end.
+func bySince[T any](cols []col[T]) []col[T] {
+	slices.SortStableFunc(cols, func(a, b col[T]) int { return a.Since - b.Since })
+	return cols
+}
 
 func eventInfo(e *E) rowInfo {
 	t := e.Timestamp
@@ -319,7 +330,7 @@ type D = stream.DeadLetter
 
 var deadLetterTable = &tableDef[D]{
 	name: DeadLetterTable,
-	cols: slices.Concat([]col[D]{
+	cols: bySince(slices.Concat([]col[D]{
 		c("event_id", String, 1, noDict, func(d *D, b *colBuf) { b.id(d.EventID) }),
 		c("timestamp", Timestamp, 1, noDict, func(d *D, b *colBuf) { b.ts(d.Time) }),
 		c("stage", String, 1, dict, func(d *D, b *colBuf) { b.str(d.Stage) }),
@@ -333,7 +344,7 @@ var deadLetterTable = &tableDef[D]{
 			b.str(d.Format.Dataset())
 		}),
 		c("raw", Binary, 1, noDict, func(d *D, b *colBuf) { b.bytes(d.Raw) }),
-	}, lineageColumns(func(d *D) *stream.Lineage { return &d.Lineage })),
+	}, lineageColumns(func(d *D) *stream.Lineage { return &d.Lineage }))),
 	info: func(d *D) rowInfo {
 		return rowInfo{time: d.Time, lineage: &d.Lineage, id: d.EventID}
 	},
