@@ -21,7 +21,7 @@ import (
 // (against dynalite, with the library's own lease taking); the library's
 // unguarded write can, which is the hazard the guard exists for.
 func TestIntegrationLeaseGuard(t *testing.T) {
-	ep := stacktest.Require(t, stacktest.DynamoDB)
+	ep := localAWS(t)
 	ddb := ep.DynamoDB(t)
 	table := stacktest.UniqueName(t, "leases")
 	t.Cleanup(func() {
@@ -45,7 +45,9 @@ func TestIntegrationLeaseGuard(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := dynamodb.NewTableExistsWaiter(ddb).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 15*time.Second); err != nil {
+	if err := dynamodb.NewTableExistsWaiter(ddb, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 500*time.Millisecond
+	}).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 15*time.Second); err != nil {
 		t.Fatalf("lease table: %v", err)
 	}
 	checkpointOf := func(shard string) (cp, owner string) {

@@ -2,6 +2,7 @@ package kcl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -22,8 +23,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/gannet-sec/gannet/deploy/local/stacktest"
+
 	"github.com/gannet-sec/gannet/stream"
 )
+
+// localAWS gives the test its own kinesalite and dynalite (stacktest's
+// private servers, from the stack's installed packages): the shared stack's
+// servers are restarted by other work on this machine, and a private pair
+// keeps the SIGKILL and split tests isolated. Elasticsearch, when wanted,
+// comes from the shared stack.
+func localAWS(t *testing.T) stacktest.Endpoints {
+	t.Helper()
+	e := stacktest.Lookup()
+	e = e.StartPrivate(t, stacktest.Kinesis).Use(e)
+	e = e.StartPrivate(t, stacktest.DynamoDB).Use(e)
+	return e
+}
 
 // createStream makes a stream, waits until it is ACTIVE, returns its ARN and
 // deletes it when the test ends.
@@ -170,6 +186,10 @@ func leaseItems(t *testing.T, ddb *dynamodb.Client, table string) map[string]map
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	out, err := ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	var notFound *dtypes.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		return map[string]map[string]string{} // the first worker has not created it yet
+	}
 	if err != nil {
 		t.Fatalf("scan %s: %v", table, err)
 	}

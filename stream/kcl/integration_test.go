@@ -2,6 +2,7 @@ package kcl
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -158,7 +159,7 @@ func waitFor(t *testing.T, timeout, interval time.Duration, what string, cond fu
 // lake at least once and, when Elasticsearch is running, in it exactly once
 // by event.id; the survivor's checkpoints end at each shard's last record.
 func TestIntegrationTwoWorkersOneKilled(t *testing.T) {
-	ep := stacktest.Require(t, stacktest.Kinesis, stacktest.DynamoDB)
+	ep := localAWS(t)
 	kc, ddb := ep.Kinesis(t), ep.DynamoDB(t)
 	name := stacktest.UniqueName(t, "kcl")
 	table := stacktest.UniqueName(t, "leases")
@@ -178,7 +179,10 @@ func TestIntegrationTwoWorkersOneKilled(t *testing.T) {
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 	}
 	const n = 20000
+	t0 := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(t0).Seconds(), what) }
 	puts := putJSON(t, kc, name, 0, n/2)
+	phase("first half put")
 
 	a := startWorker(t, env, "worker-a", dir)
 	waitFor(t, 40*time.Second, 250*time.Millisecond, "worker-a to hold leases", func() bool {
@@ -190,6 +194,7 @@ func TestIntegrationTwoWorkersOneKilled(t *testing.T) {
 		}
 		return held >= 3
 	})
+	phase("worker-a holds 3 leases")
 	b := startWorker(t, env, "worker-b", dir)
 	want1 := eventIDs(arn, puts)
 	var aShards []string
@@ -211,9 +216,10 @@ func TestIntegrationTwoWorkersOneKilled(t *testing.T) {
 		t.Fatalf("SIGKILL worker-a: %v", err)
 	}
 	<-a.done
-	t.Logf("worker-a killed holding %v", aShards)
+	phase(fmt.Sprintf("worker-a killed holding %v", aShards))
 
 	puts = append(puts, putJSON(t, kc, name, n/2, n/2)...)
+	phase("second half put")
 	want := eventIDs(arn, puts)
 	if len(want) != n {
 		t.Fatalf("%d distinct ids for %d records", len(want), n)
@@ -223,6 +229,7 @@ func TestIntegrationTwoWorkersOneKilled(t *testing.T) {
 		got = lakeIDs(t, lakeDir)
 		return missing(want, got) == 0
 	})
+	phase("every record in the lake")
 	// worker-b now holds the leases worker-a had.
 	items := leaseItems(t, ddb, table)
 	for _, id := range aShards {
@@ -242,6 +249,7 @@ func TestIntegrationTwoWorkersOneKilled(t *testing.T) {
 	if b.err != nil {
 		t.Errorf("worker-b exited with %v", b.err)
 	}
+	phase("worker-b stopped")
 	items = leaseItems(t, ddb, table)
 	for shard, last := range lastSeqByShard(puts) {
 		it := items[shard]
@@ -319,7 +327,7 @@ func (r recordingPipeline) Process(ctx context.Context, recs []stream.Record) pi
 // 3. A shard split during consumption loses no record, and the parent is
 // finished (SHARD_END) before either child processes a record.
 func TestIntegrationShardSplit(t *testing.T) {
-	ep := stacktest.Require(t, stacktest.Kinesis, stacktest.DynamoDB)
+	ep := localAWS(t)
 	kc, ddb := ep.Kinesis(t), ep.DynamoDB(t)
 	name := stacktest.UniqueName(t, "split")
 	table := stacktest.UniqueName(t, "leases")
