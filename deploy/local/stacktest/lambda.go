@@ -61,6 +61,13 @@ type LambdaProcess struct {
 // stopped by t.Cleanup.
 func (e Endpoints) RunLambda(t testing.TB, pkgPath string) *LambdaProcess {
 	t.Helper()
+	return e.RunLambdaEnv(t, pkgPath)
+}
+
+// RunLambdaEnv is RunLambda with extra "KEY=VALUE" environment entries for the
+// handler (they override the test process's environment, which it inherits).
+func (e Endpoints) RunLambdaEnv(t testing.TB, pkgPath string, env ...string) *LambdaProcess {
+	t.Helper()
 	e.need(t, LambdaRIE)
 	dir := t.TempDir()
 	bootstrap := filepath.Join(dir, "bootstrap")
@@ -90,6 +97,7 @@ func (e Endpoints) RunLambda(t testing.TB, pkgPath string) *LambdaProcess {
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60",
 		"LOG_LEVEL=info",
 	)
+	cmd.Env = append(cmd.Env, env...) // later entries win in os/exec
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()

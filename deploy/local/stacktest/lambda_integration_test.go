@@ -163,7 +163,15 @@ func TestIntegrationLambdaIngestAnswersKinesisEvent(t *testing.T) {
 	if _, err := os.Stat(mainGo); err != nil {
 		t.Skipf("lambdas/ingest is not written yet (%v)", err)
 	}
-	fn := ep.RunLambda(t, "./lambdas/ingest")
+	// Minimal configuration of the pipeline (stream/config): local dead-letter and lake
+	// directories, no Elasticsearch sink (its own integration tests cover that).
+	tmp := t.TempDir()
+	fn := ep.RunLambdaEnv(t, "./lambdas/ingest",
+		"GANNET_DLQ="+filepath.Join(tmp, "dlq"),
+		"GANNET_LAKE="+filepath.Join(tmp, "lake"),
+		"GANNET_ES_URL=",
+		"GANNET_OUT=",
+	)
 	payload, seqs := kinesisEvent(
 		`{"eventVersion":"1.08","eventTime":"2026-11-01T00:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userIdentity":{"type":"IAMUser","userName":"alice"}}`,
 		`{"eventVersion":"1.08","eventTime":"2026-11-01T00:00:01Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.8","userIdentity":{"type":"IAMUser","userName":"mallory"}}`,
