@@ -94,7 +94,7 @@ func (l *Lake) Write(ctx context.Context, events []stream.Event) error {
 			continue
 		}
 		if err := l.events[ev.Format].add(ctx, ev); err != nil {
-			return err
+			return l.fail(ctx, err)
 		}
 	}
 	if len(items) > 0 {
@@ -112,7 +112,7 @@ func (l *Lake) Alerts(ctx context.Context, alerts []stream.Alert) error {
 	}
 	for i := range alerts {
 		if err := l.alerts.add(ctx, &alerts[i]); err != nil {
-			return err
+			return l.fail(ctx, err)
 		}
 	}
 	return nil
@@ -127,10 +127,30 @@ func (l *Lake) DeadLetter(ctx context.Context, letters []stream.DeadLetter) erro
 	}
 	for i := range letters {
 		if err := l.dead.add(ctx, &letters[i]); err != nil {
-			return err
+			return l.fail(ctx, err)
 		}
 	}
 	return nil
+}
+
+// fail handles a store failure inside Write: every open file is discarded, so
+// that re-delivering the unacknowledged records cannot leave some rows twice
+// in one file, and the loss is reported by the next Flush.
+func (l *Lake) fail(ctx context.Context, err error) error {
+	for _, tw := range l.events {
+		if tw != nil {
+			tw.abort(ctx)
+		}
+	}
+	l.alerts.abort(ctx)
+	l.dead.abort(ctx)
+	if l.lost == nil {
+		l.lost = stream.NewRetryable(fmt.Errorf("lake: rows accepted since the last flush were discarded: %w", err))
+	}
+	if _, ok := errors.AsType[*stream.Error](err); !ok {
+		return stream.NewRetryable(err)
+	}
+	return err
 }
 
 // Flush writes and commits every open file of every table. When it returns
@@ -382,6 +402,7 @@ func (tw *tableWriter[T]) flush(ctx context.Context) error {
 func (tw *tableWriter[T]) abort(ctx context.Context) {
 	for _, fw := range tw.pending {
 		_ = fw.f.w.obj.Abort(ctx)
+		tw.recycle(fw)
 	}
 	tw.pending = nil
 	for k, fw := range tw.open {
@@ -389,6 +410,7 @@ func (tw *tableWriter[T]) abort(ctx context.Context) {
 			_ = fw.f.w.obj.Abort(ctx)
 		}
 		delete(tw.open, k)
+		tw.recycle(fw)
 	}
 	tw.last = nil
 }
