@@ -24,6 +24,7 @@ Usage:
 Commands:
   gen      write realistic, deterministic AWS logs of one format (optionally with attacks)
   run      decode, parse, enrich, detect and store logs from files, directories or stdin
+  consume  run the pipeline as a KCL consumer of a Kinesis stream (leases in DynamoDB)
   lake     print Athena DDL for the Parquet lake (ddl), merge small files (compact)
   dlq      show dead letters, or replay them through the pipeline
   rules    run rule test cases (test) or check rules (lint)
@@ -59,6 +60,8 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		err = cmdGen(args[1:], stdout, stderr)
 	case "run":
 		err = cmdRun(ctx, args[1:], stdin, stdout, stderr)
+	case "consume":
+		err = cmdConsume(ctx, args[1:], stdout, stderr)
 	case "lake":
 		err = cmdLake(ctx, args[1:], stdout, stderr)
 	case "dlq":
