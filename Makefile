@@ -73,5 +73,7 @@ lint: fmt-check vet tidy-check $(BIN)/staticcheck
 clean:
 	rm -rf $(BIN) $(OUT)
 
--include deploy/local/stack.mk
--include enrich/enrich.mk
+include deploy/local/stack.mk
+include enrich/enrich.mk
+include lambdas/lambdas.mk
+include deploy/deploy.mk
