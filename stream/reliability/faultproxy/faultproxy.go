@@ -163,8 +163,12 @@ func New(target string) (*Proxy, error) {
 	p.rp.Director = func(r *http.Request) {
 		host := r.Host
 		dir(r)
-		r.Host = host                   // keep the signed Host header
-		r.Header.Del("Accept-Encoding") // keep bulk responses rewritable
+		r.Host = host // keep the signed Host header
+		if IsBulk(r) {
+			// Keep bulk responses rewritable (Elasticsearch signs nothing;
+			// an S3 request may have signed this header).
+			r.Header.Del("Accept-Encoding")
+		}
 	}
 	p.rp.ModifyResponse = p.modify
 	p.rp.ErrorLog = nil
@@ -199,6 +203,14 @@ func (p *Proxy) Clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rules = nil
+}
+
+// ResetStats zeroes the counters Stats reports.
+func (p *Proxy) ResetStats() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requests = 0
+	clear(p.byRule)
 }
 
 // Stats are what the proxy saw and did.
