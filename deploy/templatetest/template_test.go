@@ -122,8 +122,8 @@ func TestGlueTables(t *testing.T) {
 // TestKinesisEventSourceMappings: every Kinesis mapping retries a finite
 // number of times over a bounded record age, bisects failing batches, sends
 // what it gives up on to a destination and honours batchItemFailures.
-func TestKinesisEventSourceMappings(t *testing.T) {
-	tpl := load(t)
+func kinesisMappingProblems(tpl *Template) (problems []string) {
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	esms := tpl.OfType("AWS::Lambda::EventSourceMapping")
 	var kinesis []Resource
 	for _, r := range esms {
@@ -131,53 +131,54 @@ func TestKinesisEventSourceMappings(t *testing.T) {
 		case "kinesis":
 			kinesis = append(kinesis, r)
 			if Get(r.Properties, "StartingPosition") == nil {
-				t.Errorf("%s: Kinesis mapping without StartingPosition", r.Name)
+				bad("%s: Kinesis mapping without StartingPosition", r.Name)
 			}
 		case "sqs":
 			if !hasScalar(Get(r.Properties, "FunctionResponseTypes"), "ReportBatchItemFailures") {
-				t.Errorf("%s: SQS mapping without ReportBatchItemFailures: one bad message would redeliver the whole batch", r.Name)
+				bad("%s: SQS mapping without ReportBatchItemFailures: one bad message would redeliver the whole batch", r.Name)
 			}
 		default:
-			t.Errorf("%s: cannot tell whether EventSourceArn is a Kinesis stream or an SQS queue (references %v)", r.Name, References(Get(r.Properties, "EventSourceArn")))
+			bad("%s: cannot tell whether EventSourceArn is a Kinesis stream or an SQS queue (references %v)", r.Name, References(Get(r.Properties, "EventSourceArn")))
 		}
 	}
 	if len(kinesis) < 2 {
-		t.Fatalf("found %d Kinesis event source mappings; expected ingest and window at least", len(kinesis))
+		bad("found %d Kinesis event source mappings; expected ingest and window at least", len(kinesis))
+		return problems
 	}
 	for _, r := range kinesis {
 		p := r.Properties
 		lo, hi, err := numberRange(tpl, Get(p, "MaximumRetryAttempts"))
 		if err != nil {
-			t.Errorf("%s: MaximumRetryAttempts: %v", r.Name, err)
+			bad("%s: MaximumRetryAttempts: %v", r.Name, err)
 		} else if lo < 0 || hi > 10000 {
-			t.Errorf("%s: MaximumRetryAttempts may be %d..%d; want finite (0..10000, never -1)", r.Name, lo, hi)
+			bad("%s: MaximumRetryAttempts may be %d..%d; want finite (0..10000, never -1)", r.Name, lo, hi)
 		}
 		lo, hi, err = numberRange(tpl, Get(p, "MaximumRecordAgeInSeconds"))
 		if err != nil {
-			t.Errorf("%s: MaximumRecordAgeInSeconds: %v", r.Name, err)
+			bad("%s: MaximumRecordAgeInSeconds: %v", r.Name, err)
 		} else if lo < 60 || hi > 604800 {
-			t.Errorf("%s: MaximumRecordAgeInSeconds may be %d..%d; want finite (60..604800, never -1)", r.Name, lo, hi)
+			bad("%s: MaximumRecordAgeInSeconds may be %d..%d; want finite (60..604800, never -1)", r.Name, lo, hi)
 		}
 		if b := Get(p, "BisectBatchOnFunctionError"); b == nil || b.Value != "true" || b.Tag != "!!bool" {
-			t.Errorf("%s: BisectBatchOnFunctionError is not true", r.Name)
+			bad("%s: BisectBatchOnFunctionError is not true", r.Name)
 		}
 		if !hasScalar(Get(p, "FunctionResponseTypes"), "ReportBatchItemFailures") {
-			t.Errorf("%s: FunctionResponseTypes lacks ReportBatchItemFailures", r.Name)
+			bad("%s: FunctionResponseTypes lacks ReportBatchItemFailures", r.Name)
 		}
 		dest := Get(p, "DestinationConfig", "OnFailure", "Destination")
 		if dest == nil {
-			t.Errorf("%s: no on-failure destination", r.Name)
+			bad("%s: no on-failure destination", r.Name)
 		} else if k := destinationKind(tpl, dest); k == "" {
-			t.Errorf("%s: on-failure destination %v is not an SQS queue, SNS topic or S3 bucket of the template", r.Name, References(dest))
+			bad("%s: on-failure destination %v is not an SQS queue, SNS topic or S3 bucket of the template", r.Name, References(dest))
 		}
 		if _, _, err := numberRange(tpl, Get(p, "ParallelizationFactor")); err != nil {
-			t.Errorf("%s: ParallelizationFactor: %v", r.Name, err)
+			bad("%s: ParallelizationFactor: %v", r.Name, err)
 		}
 		if _, _, err := numberRange(tpl, Get(p, "BatchSize")); err != nil {
-			t.Errorf("%s: BatchSize: %v", r.Name, err)
+			bad("%s: BatchSize: %v", r.Name, err)
 		}
 		if Get(p, "MaximumBatchingWindowInSeconds") == nil {
-			t.Errorf("%s: no MaximumBatchingWindowInSeconds", r.Name)
+			bad("%s: no MaximumBatchingWindowInSeconds", r.Name)
 		}
 	}
 	// The window function correlates over tumbling windows.
@@ -187,19 +188,57 @@ func TestKinesisEventSourceMappings(t *testing.T) {
 			found = true
 			lo, hi, err := numberRange(tpl, Get(r.Properties, "TumblingWindowInSeconds"))
 			if err != nil || lo < 1 || hi > 900 {
-				t.Errorf("%s: TumblingWindowInSeconds must be 1..900 (got %d..%d, %v)", r.Name, lo, hi, err)
+				bad("%s: TumblingWindowInSeconds must be 1..900 (got %d..%d, %v)", r.Name, lo, hi, err)
 			}
 		}
 	}
 	if !found {
-		t.Error("no Kinesis event source mapping for WindowFunction")
+		bad("no Kinesis event source mapping for WindowFunction")
 	}
 	// Mappings declared as SAM events would escape these checks and the kill switch.
 	for _, f := range tpl.OfType("AWS::Serverless::Function") {
 		for name, ev := range mapOf(Get(f.Properties, "Events")) {
 			if ty := Get(ev, "Type"); ty != nil && (ty.Value == "Kinesis" || ty.Value == "SQS" || ty.Value == "DynamoDB") {
-				t.Errorf("%s: event %s is a SAM %s event; declare an AWS::Lambda::EventSourceMapping instead", f.Name, name, ty.Value)
+				bad("%s: event %s is a SAM %s event; declare an AWS::Lambda::EventSourceMapping instead", f.Name, name, ty.Value)
 			}
+		}
+	}
+	return problems
+}
+
+func TestKinesisEventSourceMappings(t *testing.T) {
+	for _, p := range kinesisMappingProblems(load(t)) {
+		t.Error(p)
+	}
+}
+
+// TestKinesisMappingChecksBite: the checks above reject a template whose
+// mappings retry forever, keep records forever, do not bisect, have no
+// destination or ignore batchItemFailures.
+func TestKinesisMappingChecksBite(t *testing.T) {
+	data, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, c := range []struct{ name, old, new, want string }{
+		{"infinite retries", "  StreamMaxRetryAttempts:\n    Type: Number\n    MinValue: 0", "  StreamMaxRetryAttempts:\n    Type: Number\n    MinValue: -1", "MaximumRetryAttempts may be -1"},
+		{"infinite age", "  StreamMaxRecordAgeSeconds:\n    Type: Number\n    MinValue: 60\n    MaxValue: 604800", "  StreamMaxRecordAgeSeconds:\n    Type: Number\n    MinValue: -1\n    MaxValue: 604800", "MaximumRecordAgeInSeconds may be -1"},
+		{"no bisect", "      BisectBatchOnFunctionError: true\n", "      BisectBatchOnFunctionError: false\n", "BisectBatchOnFunctionError is not true"},
+		{"no destination", "      DestinationConfig:\n        OnFailure: {Destination: !GetAtt StreamFailureQueue.Arn}\n", "", "no on-failure destination"},
+		{"no batch item failures", "      FunctionResponseTypes: [ReportBatchItemFailures]\n      DestinationConfig:", "      DestinationConfig:", "lacks ReportBatchItemFailures"},
+		{"no tumbling window", "      TumblingWindowInSeconds: !Ref WindowSeconds\n", "", "TumblingWindowInSeconds must be"},
+	} {
+		if !strings.Contains(text, c.old) {
+			t.Fatalf("%s: the template no longer contains %q; update this test", c.name, c.old)
+		}
+		tpl, err := Parse([]byte(strings.Replace(text, c.old, c.new, 1)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		problems := kinesisMappingProblems(tpl)
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, c.want) }) {
+			t.Errorf("%s: want a problem containing %q, got %q", c.name, c.want, problems)
 		}
 	}
 }
