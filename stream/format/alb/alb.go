@@ -89,11 +89,9 @@ const minFields = 29
 
 // NewParser returns a parser of ALB access log lines. The parser is not safe
 // for concurrent use.
-func NewParser() stream.Parser { return &parser{} }
-
-type parser struct{ a textscan.Arena[Record] }
-
-func (p *parser) Format() stream.Format { return stream.FormatALB }
+func NewParser() stream.Parser {
+	return textscan.NewLines(stream.FormatALB, "alb_field_count", parseLine, fill)
+}
 
 // Shared, read-only ECS category/type slices.
 var (
@@ -101,76 +99,68 @@ var (
 	typeAccess  = []string{"access"}
 )
 
-// Parse parses one access log line into ev.
-func (p *parser) Parse(u *stream.Unit, ev *stream.Event) error {
-	line := textscan.TrimEOL(u.Data)
-	if len(line) == 0 {
-		return stream.Permanentf("alb_field_count", "empty line")
-	}
-	r := p.a.Record()
-	if err := parseLine(p.a.String(line), r); err != nil {
-		*r = Record{}
-		return err
-	}
-	fill(ev, r)
-	return nil
-}
-
-// parseLine fills r from one line (already a stable string).
+// parseLine fills r, which is zero, from one line (already a stable string).
+// Absent strings are left unwritten.
 func parseLine(s string, r *Record) error {
 	var f [len(fieldNames)]string
-	n, rest, badq := textscan.Split(s, f[:], false)
-	if badq >= 0 {
-		return stream.Permanentf("alb_bad_quoting", "field %d (%s): unterminated quoted field", badq+1, fieldNames[badq])
+	n, rest, k := textscan.Split(s, f[:], false)
+	if k >= 0 {
+		return stream.Permanentf("alb_bad_quoting", "field %d (%s): unterminated quoted field", k+1, fieldNames[k])
 	}
 	if n < minFields {
 		return stream.Permanentf("alb_field_count", "%d fields, want at least %d", n, minFields)
 	}
-	r.Type = f[0]
-	if r.Type == "" || r.Type == "-" {
-		return textscan.Bad("alb_bad_type", "type", f[0])
+	if v := f[0]; v == "" || v == "-" {
+		return textscan.Bad("alb_bad_type", "type", v)
 	}
+	r.Type = f[0]
 	var ok bool
 	if r.Time, ok = textscan.ParseISOTime(f[1]); !ok {
 		return textscan.Bad("alb_bad_time", "time", f[1])
 	}
-	r.ELB = textscan.Dash(f[2])
-	if r.ClientIP, r.ClientPort, ok = textscan.SplitHostPort(f[3]); !ok {
-		return textscan.Bad("alb_bad_address", "client:port", f[3])
+	textscan.Set(&r.ELB, f[2])
+	if v := f[3]; v != "-" {
+		if r.ClientIP, r.ClientPort, ok = textscan.SplitHostPort(v); !ok {
+			return textscan.Bad("alb_bad_address", "client:port", v)
+		}
 	}
-	if r.TargetIP, r.TargetPort, ok = textscan.SplitHostPort(f[4]); !ok {
-		return textscan.Bad("alb_bad_address", "target:port", f[4])
+	if v := f[4]; v != "-" {
+		if r.TargetIP, r.TargetPort, ok = textscan.SplitHostPort(v); !ok {
+			return textscan.Bad("alb_bad_address", "target:port", v)
+		}
 	}
-	if r.RequestProcessingTime, ok = seconds(f[5]); !ok {
-		return textscan.Bad("alb_bad_number", "request_processing_time", f[5])
+	if v := f[5]; !seconds(v, &r.RequestProcessingTime) {
+		return textscan.Bad("alb_bad_number", "request_processing_time", v)
 	}
-	if r.TargetProcessingTime, ok = seconds(f[6]); !ok {
-		return textscan.Bad("alb_bad_number", "target_processing_time", f[6])
+	if v := f[6]; !seconds(v, &r.TargetProcessingTime) {
+		return textscan.Bad("alb_bad_number", "target_processing_time", v)
 	}
-	if r.ResponseProcessingTime, ok = seconds(f[7]); !ok {
-		return textscan.Bad("alb_bad_number", "response_processing_time", f[7])
+	if v := f[7]; !seconds(v, &r.ResponseProcessingTime) {
+		return textscan.Bad("alb_bad_number", "response_processing_time", v)
 	}
-	if r.ELBStatusCode, ok = status(f[8]); !ok {
-		return textscan.Bad("alb_bad_number", "elb_status_code", f[8])
+	if v := f[8]; !status(v, &r.ELBStatusCode) {
+		return textscan.Bad("alb_bad_number", "elb_status_code", v)
 	}
-	if r.TargetStatusCode, ok = status(f[9]); !ok {
-		return textscan.Bad("alb_bad_number", "target_status_code", f[9])
+	if v := f[9]; !status(v, &r.TargetStatusCode) {
+		return textscan.Bad("alb_bad_number", "target_status_code", v)
 	}
-	if r.ReceivedBytes, ok = count(f[10]); !ok {
-		return textscan.Bad("alb_bad_number", "received_bytes", f[10])
+	if v := f[10]; !count(v, &r.ReceivedBytes) {
+		return textscan.Bad("alb_bad_number", "received_bytes", v)
 	}
-	if r.SentBytes, ok = count(f[11]); !ok {
-		return textscan.Bad("alb_bad_number", "sent_bytes", f[11])
+	if v := f[11]; !count(v, &r.SentBytes) {
+		return textscan.Bad("alb_bad_number", "sent_bytes", v)
 	}
-	r.Request = textscan.Dash(f[12])
-	r.RequestMethod, r.RequestURL, r.RequestProtocol = textscan.SplitRequest(f[12])
-	r.UserAgent = textscan.Dash(f[13])
-	r.SSLCipher = textscan.Dash(f[14])
-	r.SSLProtocol = textscan.Dash(f[15])
-	r.TargetGroupARN = textscan.Dash(f[16])
-	r.TraceID = textscan.Dash(f[17])
-	r.DomainName = textscan.Dash(f[18])
-	r.ChosenCertARN = textscan.Dash(f[19])
+	if v := f[12]; v != "-" {
+		r.Request = v
+		r.RequestMethod, r.RequestURL, r.RequestProtocol = textscan.SplitRequest(v)
+	}
+	textscan.Set(&r.UserAgent, f[13])
+	textscan.Set(&r.SSLCipher, f[14])
+	textscan.Set(&r.SSLProtocol, f[15])
+	textscan.Set(&r.TargetGroupARN, f[16])
+	textscan.Set(&r.TraceID, f[17])
+	textscan.Set(&r.DomainName, f[18])
+	textscan.Set(&r.ChosenCertARN, f[19])
 	if v := f[20]; v == "-" {
 		r.MatchedRulePriority = -1
 	} else if n, ok := textscan.Atoi(v); ok && n >= 0 && n <= 1<<31-1 {
@@ -183,46 +173,54 @@ func parseLine(s string, r *Record) error {
 			return textscan.Bad("alb_bad_time", "request_creation_time", v)
 		}
 	}
-	r.ActionsExecuted = textscan.Dash(f[22])
-	r.RedirectURL = textscan.Dash(f[23])
-	r.ErrorReason = textscan.Dash(f[24])
-	r.TargetPortList = textscan.Dash(f[25])
-	r.TargetStatusCodeList = textscan.Dash(f[26])
-	r.Classification = textscan.Dash(f[27])
-	r.ClassificationReason = textscan.Dash(f[28])
+	textscan.Set(&r.ActionsExecuted, f[22])
+	textscan.Set(&r.RedirectURL, f[23])
+	textscan.Set(&r.ErrorReason, f[24])
+	textscan.Set(&r.TargetPortList, f[25])
+	textscan.Set(&r.TargetStatusCodeList, f[26])
+	textscan.Set(&r.Classification, f[27])
+	textscan.Set(&r.ClassificationReason, f[28])
 	// Optional trailing fields, in documented order ("" when absent).
-	r.ConnTraceID = textscan.Dash(f[29])
-	r.TransformedHost = textscan.Dash(f[30])
-	r.TransformedURI = textscan.Dash(f[31])
-	r.RequestTransformStatus = textscan.Dash(f[32])
-	r.Extra = s[rest:]
+	textscan.Set(&r.ConnTraceID, f[29])
+	textscan.Set(&r.TransformedHost, f[30])
+	textscan.Set(&r.TransformedURI, f[31])
+	textscan.Set(&r.RequestTransformStatus, f[32])
+	if rest < len(s) {
+		r.Extra = s[rest:] // verbatim, even "-"
+	}
 	return nil
 }
 
-// seconds parses a processing time; "-" is -1, like AWS's own "not applicable".
-func seconds(v string) (float64, bool) {
+// seconds parses a processing time into *dst; "-" is -1, like AWS's own
+// "not applicable".
+func seconds(v string, dst *float64) bool {
 	if v == "-" {
-		return -1, true
+		*dst = -1
+		return true
 	}
-	return textscan.ParseFloat(v)
+	x, ok := textscan.ParseFloat(v)
+	*dst = x
+	return ok
 }
 
-// status parses an HTTP status code; "-" is 0.
-func status(v string) (int32, bool) {
+// status parses an HTTP status code into *dst; "-" is 0.
+func status(v string, dst *int32) bool {
 	if v == "-" {
-		return 0, true
+		return true
 	}
 	n, ok := textscan.Atoi(v)
-	return int32(n), ok && n >= 0 && n <= 999
+	*dst = int32(n)
+	return ok && n >= 0 && n <= 999
 }
 
-// count parses a byte count; "-" is 0.
-func count(v string) (int64, bool) {
+// count parses a byte count into *dst; "-" is 0.
+func count(v string, dst *int64) bool {
 	if v == "-" {
-		return 0, true
+		return true
 	}
 	n, ok := textscan.Atoi(v)
-	return n, ok && n >= 0
+	*dst = n
+	return ok && n >= 0
 }
 
 // fieldNames are the documented field names, in line order.

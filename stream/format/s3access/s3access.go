@@ -81,11 +81,9 @@ var fieldNames = [...]string{
 
 // NewParser returns a parser of S3 server access log lines. It is not safe
 // for concurrent use.
-func NewParser() stream.Parser { return &parser{} }
-
-type parser struct{ a textscan.Arena[Record] }
-
-func (p *parser) Format() stream.Format { return stream.FormatS3Access }
+func NewParser() stream.Parser {
+	return textscan.NewLines(stream.FormatS3Access, "s3access_field_count", parseLine, fill)
+}
 
 // Shared, read-only ECS category/type slices.
 var (
@@ -93,47 +91,36 @@ var (
 	typeAccess  = []string{"access"}
 )
 
-// Parse parses one access log line into ev.
-func (p *parser) Parse(u *stream.Unit, ev *stream.Event) error {
-	line := textscan.TrimEOL(u.Data)
-	if len(line) == 0 {
-		return stream.Permanentf("s3access_field_count", "empty line")
-	}
-	r := p.a.Record()
-	if err := parseLine(p.a.String(line), r); err != nil {
-		*r = Record{}
-		return err
-	}
-	fill(ev, r)
-	return nil
-}
-
+// parseLine fills r, which is zero, from one line (already a stable string).
+// Absent strings are left unwritten.
 func parseLine(s string, r *Record) error {
 	var f [len(fieldNames)]string
-	n, rest, badq := textscan.Split(s, f[:], true)
-	if badq >= 0 {
-		return stream.Permanentf("s3access_bad_quoting", "field %d (%s): unterminated quoted or bracketed field", badq+1, fieldNames[badq])
+	n, rest, k := textscan.Split(s, f[:], true)
+	if k >= 0 {
+		return stream.Permanentf("s3access_bad_quoting", "field %d (%s): unterminated quoted or bracketed field", k+1, fieldNames[k])
 	}
 	if n < minFields {
 		return stream.Permanentf("s3access_field_count", "%d fields, want at least %d", n, minFields)
 	}
-	r.BucketOwner = textscan.Dash(f[0])
-	r.Bucket = textscan.Dash(f[1])
+	textscan.Set(&r.BucketOwner, f[0])
+	textscan.Set(&r.Bucket, f[1])
 	var ok bool
 	if r.Time, ok = textscan.ParseCLFTime(f[2]); !ok {
 		return textscan.Bad("s3access_bad_time", "time", f[2])
 	}
-	if f[3] != "-" {
-		if r.RemoteIP, ok = textscan.ParseAddr(f[3]); !ok {
-			return textscan.Bad("s3access_bad_address", "remote_ip", f[3])
+	if v := f[3]; v != "-" {
+		if r.RemoteIP, ok = textscan.ParseAddr(v); !ok {
+			return textscan.Bad("s3access_bad_address", "remote_ip", v)
 		}
 	}
-	r.Requester = textscan.Dash(f[4])
-	r.RequestID = textscan.Dash(f[5])
-	r.Operation = textscan.Dash(f[6])
-	r.Key = textscan.Dash(f[7])
-	r.RequestURI = textscan.Dash(f[8])
-	r.RequestMethod, r.RequestTarget, r.RequestProtocol = textscan.SplitRequest(f[8])
+	textscan.Set(&r.Requester, f[4])
+	textscan.Set(&r.RequestID, f[5])
+	textscan.Set(&r.Operation, f[6])
+	textscan.Set(&r.Key, f[7])
+	if v := f[8]; v != "-" {
+		r.RequestURI = v
+		r.RequestMethod, r.RequestTarget, r.RequestProtocol = textscan.SplitRequest(v)
+	}
 	if v := f[9]; v != "-" {
 		n, ok := textscan.Atoi(v)
 		if !ok || n < 0 || n > 999 {
@@ -141,7 +128,7 @@ func parseLine(s string, r *Record) error {
 		}
 		r.HTTPStatus = int32(n)
 	}
-	r.ErrorCode = textscan.Dash(f[10])
+	textscan.Set(&r.ErrorCode, f[10])
 	for i, dst := range [4]*int64{&r.BytesSent, &r.ObjectSize, &r.TotalTime, &r.TurnAroundTime} {
 		v := f[11+i]
 		if v == "-" {
@@ -153,18 +140,20 @@ func parseLine(s string, r *Record) error {
 		}
 		*dst = n
 	}
-	r.Referer = textscan.Dash(f[15])
-	r.UserAgent = textscan.Dash(f[16])
-	r.VersionID = textscan.Dash(f[17])
-	r.HostID = textscan.Dash(f[18])
-	r.SignatureVersion = textscan.Dash(f[19])
-	r.CipherSuite = textscan.Dash(f[20])
-	r.AuthenticationType = textscan.Dash(f[21])
-	r.HostHeader = textscan.Dash(f[22])
-	r.TLSVersion = textscan.Dash(f[23])
-	r.AccessPointARN = textscan.Dash(f[24])
+	textscan.Set(&r.Referer, f[15])
+	textscan.Set(&r.UserAgent, f[16])
+	textscan.Set(&r.VersionID, f[17])
+	textscan.Set(&r.HostID, f[18])
+	textscan.Set(&r.SignatureVersion, f[19])
+	textscan.Set(&r.CipherSuite, f[20])
+	textscan.Set(&r.AuthenticationType, f[21])
+	textscan.Set(&r.HostHeader, f[22])
+	textscan.Set(&r.TLSVersion, f[23])
+	textscan.Set(&r.AccessPointARN, f[24])
 	r.ACLRequired = f[25] == "Yes"
-	r.Extra = s[rest:]
+	if rest < len(s) {
+		r.Extra = s[rest:] // verbatim, even "-"
+	}
 	return nil
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func TestIndexSpace(t *testing.T) {
-	for _, s := range []string{"", " ", "a", "abcdefgh", "abcdefg ", "abcdefgh ", "abcdefghijklmno p", "\xa0\xa0\xa0\xa0\xa0\xa0\xa0\xa0 ", "!!!!!!!! "} {
+	for _, s := range []string{"", " ", "a", "abcdefgh", "abcdefg ", "abcdefgh ", "abcdefghijklmno p", "abcdefghijklmnopq r", "abcdefghijklmnopqrstuvwxy z", "! !!!!!!!!!!!!!!!!!!!!!!!!", "\xa0\xa0\xa0\xa0\xa0\xa0\xa0\xa0 ", "!!!!!!!! "} {
 		for i := 0; i <= len(s); i++ {
 			want := strings.IndexByte(s[i:], ' ')
 			if want < 0 {
@@ -172,7 +172,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{"10.0.0.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.", "1..2.3",
 		"1.2.3.4 ", "2001:db8::1", "::ffff:1.2.3.4", "", "1.2.3.04", "100.200.300.1", "-12", "123456789012345678", "1234567890123456789",
 		"0.086", "-1", "1e3", "NaN", "1.", ".5", "2018-07-02T22:23:00.186641Z", "06/Feb/2019:00:00:38 +0000",
-		`a "b c" [d e] "f\" g" "-" h`, `"x`, `[x`} {
+		`a "b c" [d e] "f\" g" "-" h`, `"x`, `[x`, "https://user@h:1/p?q#f", "a:b://c/d", "http://[::1]:80/x?y", "x://@:", "-0.000", "0.08x", "9.999"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -183,6 +183,23 @@ func FuzzParse(f *testing.F) {
 		if n, ok := Atoi(s); ok {
 			if m, err := strconv.ParseInt(s, 10, 64); err != nil || m != n || strings.HasPrefix(s, "+") {
 				t.Fatalf("Atoi(%q) = %d; strconv %d, %v", s, n, m, err)
+			}
+		}
+		{
+			v, ok := ParseFloat(s)
+			w, wok := refParseFloat(s)
+			if ok != wok || v != w || math.Signbit(v) != math.Signbit(w) {
+				t.Fatalf("ParseFloat(%q) = %v, %v; before: %v, %v", s, v, ok, w, wok)
+			}
+			tm, ok := ParseISOTime(s)
+			wt, wok := refParseISOTime(s)
+			if ok != wok || tm != wt {
+				t.Fatalf("ParseISOTime(%q) = %v, %v; before: %v, %v", s, tm, ok, wt, wok)
+			}
+			d, p, q := SplitURL(s)
+			wd, wp, wq := refSplitURL(s)
+			if d != wd || p != wp || q != wq {
+				t.Fatalf("SplitURL(%q) = %q %q %q; before: %q %q %q", s, d, p, q, wd, wp, wq)
 			}
 		}
 		if v, ok := ParseFloat(s); ok {
@@ -203,19 +220,17 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("ParseCLFTime(%q) = %v; time.Parse %v, %v", s, tm, w, err)
 			}
 		}
-		for _, brackets := range []bool{false, true} {
-			var fs [8]string
-			n, rest, bad := Split(s, fs[:], brackets)
-			if n > len(fs) || rest < 0 || rest > len(s) || bad >= n || (bad >= 0 && rest != len(s)) {
-				t.Fatalf("Split(%q, %v) = %d, %d, %d", s, brackets, n, rest, bad)
+		for _, max := range []int{3, 40} {
+			checkSplit(t, s, max, false)
+			checkSplit(t, s, max, true)
+		}
+		for i := 0; i <= len(s); i++ {
+			want := strings.IndexByte(s[i:], ' ')
+			if want < 0 {
+				want = len(s) - i
 			}
-			if bad < 0 && n < len(fs) && rest != len(s) {
-				t.Fatalf("Split(%q, %v) stopped early at %d", s, brackets, rest)
-			}
-			for _, v := range fs[:n] {
-				if !strings.Contains(s, v) {
-					t.Fatalf("Split(%q) field %q is not a substring", s, v)
-				}
+			if got := IndexSpace(s, i); got != i+want {
+				t.Fatalf("IndexSpace(%q, %d) = %d, want %d", s, i, got, i+want)
 			}
 		}
 		SplitHostPort(s)
@@ -224,3 +239,194 @@ func FuzzParse(f *testing.F) {
 		ARNRegionAccount(s)
 	})
 }
+
+// refSplit is the straightforward tokenizer the parsers used before Fields
+// (one IndexSpace per field), kept as the reference for FuzzParse.
+func refSplit(s string, f []string, brackets bool) (n, rest, bad int) {
+	i := 0
+	for n < len(f) && i < len(s) {
+		if brackets && s[i] == '[' {
+			k := strings.IndexByte(s[i:], ']')
+			j := i + k + 1
+			if k < 0 || j < len(s) && s[j] != ' ' {
+				f[n] = s[i+1:]
+				return n + 1, len(s), n
+			}
+			f[n] = s[i+1 : j-1]
+			n++
+			i = j + 1
+			continue
+		}
+		if s[i] != '"' {
+			j := strings.IndexByte(s[i:], ' ')
+			if j < 0 {
+				j = len(s)
+			} else {
+				j += i
+			}
+			f[n] = s[i:j]
+			n++
+			i = j + 1
+			continue
+		}
+		j := i + 1
+		for {
+			k := strings.IndexByte(s[j:], '"')
+			if k < 0 {
+				f[n] = s[i+1:]
+				return n + 1, len(s), n
+			}
+			q := j + k
+			j = q + 1
+			if s[q-1] == '\\' && escaped(s, i+1, q) {
+				continue
+			}
+			if j == len(s) || s[j] == ' ' {
+				f[n] = s[i+1 : q]
+				n++
+				i = j + 1
+				break
+			}
+		}
+	}
+	return n, min(i, len(s)), -1
+}
+
+func checkSplit(t *testing.T, s string, max int, brackets bool) {
+	var want, got [64]string
+	n, rest, bad := refSplit(s, want[:max], brackets)
+	gn, grest, gbad := Split(s, got[:max], brackets)
+	if gn != n || grest != rest || gbad != bad || got != want {
+		t.Fatalf("Split(%q, %d, %v) = %q %d %d %d; want %q %d %d %d", s, max, brackets, got[:gn], gn, grest, gbad, want[:n], n, rest, bad)
+	}
+}
+
+func TestSplitMatchesReference(t *testing.T) {
+	lines := []string{
+		`https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/ HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "-" 1 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-" TID_1 x  y`,
+		`79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - 3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /a?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" -`,
+		"a", " ", "  ", "a b", "abcdefgh ijklmnop", "abcdefg hijklmno p", "12345678 ", "1234567 8", "-", `"-"`, `"-" `, `"-"x "`,
+	}
+	for _, s := range lines {
+		for _, max := range []int{1, 3, 8, 40} {
+			checkSplit(t, s, max, false)
+			checkSplit(t, s, max, true)
+		}
+	}
+}
+
+// The implementations the text parsers had before the shared package, as
+// references: FuzzParse checks that the faster ones agree with them.
+
+func refParseISOTime(s string) (time.Time, bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	y1, ok1 := refD2(s, 0)
+	y2, ok2 := refD2(s, 2)
+	month, ok3 := refD2(s, 5)
+	day, ok4 := refD2(s, 8)
+	hour, ok5 := refD2(s, 11)
+	minute, ok6 := refD2(s, 14)
+	sec, ok7 := refD2(s, 17)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if f := s[19 : len(s)-1]; len(f) > 0 {
+		if f[0] != '.' || len(f) < 2 || len(f) > 10 {
+			return time.Time{}, false
+		}
+		for i := 1; i < len(f); i++ {
+			c := f[i] - '0'
+			if c > 9 {
+				return time.Time{}, false
+			}
+			nsec = nsec*10 + int(c)
+		}
+		for i := len(f) - 1; i < 9; i++ {
+			nsec *= 10
+		}
+	}
+	return Civil(y1*100+y2, month, day, hour, minute, sec, nsec)
+}
+
+func refParseFloat(s string) (float64, bool) {
+	t := s
+	neg := false
+	if len(t) > 0 && t[0] == '-' {
+		neg = true
+		t = t[1:]
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c == '.' && frac < 0 {
+			frac = 0
+			continue
+		}
+		if c-'0' > 9 {
+			goto slow
+		}
+		m = m*10 + uint64(c-'0')
+		digits++
+		if frac >= 0 {
+			frac++
+		}
+	}
+	if digits == 0 || digits > 15 || frac == 0 {
+		goto slow
+	}
+	{
+		v := float64(m)
+		if frac > 0 {
+			v /= refPow10[frac]
+		}
+		if neg {
+			v = -v
+		}
+		return v, true
+	}
+slow:
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
+func refSplitURL(u string) (domain, path, query string) {
+	rest := u
+	if k := strings.Index(u, "://"); k > 0 {
+		hp := u[k+3:]
+		end := 0
+		for end < len(hp) && hp[end] != '/' && hp[end] != '?' {
+			end++
+		}
+		host := hp[:end]
+		rest = hp[end:]
+		if at := strings.LastIndexByte(host, '@'); at >= 0 {
+			host = host[at+1:]
+		}
+		if len(host) > 0 && host[0] == '[' {
+			if e := strings.IndexByte(host, ']'); e > 0 {
+				host = host[1:e]
+			}
+		} else if c := strings.LastIndexByte(host, ':'); c >= 0 {
+			host = host[:c]
+		}
+		domain = host
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		return domain, rest[:q], rest[q+1:]
+	}
+	return domain, rest, ""
+}
+
+func refD2(s string, i int) (int, bool) {
+	a, b := s[i]-'0', s[i+1]-'0'
+	return int(a)*10 + int(b), a <= 9 && b <= 9
+}
+
+var refPow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}

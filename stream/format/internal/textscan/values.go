@@ -12,14 +12,12 @@ func ParseISOTime(s string) (time.Time, bool) {
 	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
 		return time.Time{}, false
 	}
-	y1, ok1 := d2(s, 0)
-	y2, ok2 := d2(s, 2)
-	month, ok3 := d2(s, 5)
-	day, ok4 := d2(s, 8)
-	hour, ok5 := d2(s, 11)
-	minute, ok6 := d2(s, 14)
-	sec, ok7 := d2(s, 17)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
+	// Digit values; a byte that is not a digit gives a value above 9.
+	y0, y1, y2, y3 := uint(s[0]-'0'), uint(s[1]-'0'), uint(s[2]-'0'), uint(s[3]-'0')
+	mo0, mo1, d0, d1 := uint(s[5]-'0'), uint(s[6]-'0'), uint(s[8]-'0'), uint(s[9]-'0')
+	h0, h1, mi0, mi1 := uint(s[11]-'0'), uint(s[12]-'0'), uint(s[14]-'0'), uint(s[15]-'0')
+	s0, s1 := uint(s[17]-'0'), uint(s[18]-'0')
+	if max(y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1) > 9 {
 		return time.Time{}, false
 	}
 	nsec := 0
@@ -34,12 +32,15 @@ func ParseISOTime(s string) (time.Time, bool) {
 			}
 			nsec = nsec*10 + int(c)
 		}
-		for i := len(f) - 1; i < 9; i++ {
-			nsec *= 10
-		}
+		nsec *= int(pow10i[10-len(f)])
 	}
-	return Civil(y1*100+y2, month, day, hour, minute, sec, nsec)
+	return Civil(int(y0*1000+y1*100+y2*10+y3), int(mo0*10+mo1), int(d0*10+d1),
+		int(h0*10+h1), int(mi0*10+mi1), int(s0*10+s1), nsec)
 }
+
+// pow10i are the powers of ten that scale a fraction of 1-9 digits to
+// nanoseconds.
+var pow10i = [...]int32{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
 
 // d2 parses the two decimal digits at s[i:i+2].
 func d2(s string, i int) (int, bool) {
@@ -246,23 +247,33 @@ func SplitRequest(req string) (method, target, proto string) {
 // "?"). A fragment stays in the query.
 func SplitURL(u string) (domain, path, query string) {
 	rest := u
-	if k := strings.Index(u, "://"); k > 0 {
+	k := strings.IndexByte(u, ':')
+	if k > 0 && !strings.HasPrefix(u[k+1:], "//") {
+		k = strings.Index(u, "://") // a ':' before the scheme separator
+	}
+	if k > 0 {
 		hp := u[k+3:]
-		end := 0
-		for end < len(hp) && hp[end] != '/' && hp[end] != '?' {
-			end++
+		// One pass over the authority: its end, the last '@' and ':'.
+		end, at, colon := 0, -1, -1
+		for ; end < len(hp); end++ {
+			switch hp[end] {
+			case '/', '?':
+				goto done
+			case '@':
+				at = end
+			case ':':
+				colon = end
+			}
 		}
-		host := hp[:end]
+	done:
+		host := hp[at+1 : end]
 		rest = hp[end:]
-		if at := strings.LastIndexByte(host, '@'); at >= 0 {
-			host = host[at+1:]
-		}
 		if len(host) > 0 && host[0] == '[' {
 			if e := strings.IndexByte(host, ']'); e > 0 {
 				host = host[1:e]
 			}
-		} else if c := strings.LastIndexByte(host, ':'); c >= 0 {
-			host = host[:c]
+		} else if colon > at {
+			host = hp[at+1 : colon]
 		}
 		domain = host
 	}
