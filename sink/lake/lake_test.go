@@ -239,7 +239,7 @@ func TestParquetFooter(t *testing.T) {
 		t.Errorf("%d timestamp columns, want 2", nts)
 	}
 	rg := md.RowGroup(0)
-	for _, name := range []string{"event_id", "event_action", "timestamp", "source_ip"} {
+	for _, name := range []string{"event_id", "event_action", "timestamp", "source_ip", "threat_enrichments"} {
 		idx := sc.ColumnIndexByName(name)
 		cc, err := rg.ColumnChunk(idx)
 		if err != nil {
@@ -249,8 +249,8 @@ func TestParquetFooter(t *testing.T) {
 			t.Errorf("%s: compression %s", name, cc.Compression())
 		}
 		ok, err := cc.StatsSet()
-		if err != nil || !ok {
-			t.Errorf("%s: no statistics (%v)", name, err)
+		if wantStats := name != "event_id" && name != "threat_enrichments"; err != nil || ok != wantStats {
+			t.Errorf("%s: statistics %v, want %v (%v)", name, ok, wantStats, err)
 		}
 		dict := cc.HasDictionaryPage()
 		if wantDict := name == "event_action" || name == "source_ip"; dict != wantDict {

@@ -127,6 +127,9 @@ func newEncoder(t Table, enc Encoding) *encoder {
 		opts = append(opts, parquet.WithCompressionLevel(enc.ZstdLevel))
 	}
 	for _, c := range t.Columns {
+		if !statsUseful(c) {
+			opts = append(opts, parquet.WithStatsFor(c.Name, false))
+		}
 		if !c.Dict {
 			continue
 		}
@@ -303,3 +306,18 @@ func (f *pqFile) close(ctx context.Context) (err error) {
 
 // size is the number of bytes written so far.
 func (f *pqFile) size() int64 { return f.pq.TotalBytesWritten() }
+
+// noStats lists columns whose min/max can never prune a row group (random
+// ids, free text); statistics stay on for every other column.
+var noStats = map[string]bool{
+	"event_id": true, "alert_id": true, "lineage_sequence": true, "cloudtrail_event_id": true,
+	"request_id": true, "shared_event_id": true, "trace_id": true, "conn_trace_id": true,
+	"message": true, "error_message": true, "url_original": true, "url_query": true,
+	"description": true, "reason_detail": true, "host_id": true,
+}
+
+// statsUseful reports whether the column gets statistics: not for JSON
+// documents, binary payloads and the columns in noStats.
+func statsUseful(c Column) bool {
+	return c.Type != JSON && c.Type != Binary && !noStats[c.Name]
+}
