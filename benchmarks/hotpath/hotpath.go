@@ -232,24 +232,42 @@ var (
 
 func (s Stage) String() string { return StageNames[s] }
 
+// Parts selects the optional stages of a pipeline (decode and parse always run).
+type Parts struct {
+	Enrich, Detect, Lake, ES bool
+	// DeferFlush leaves flushing to the caller (pipeline.Config.DeferFlush).
+	DeferFlush bool
+}
+
+// Parts returns the stages a pipeline built up to s runs.
+func (s Stage) Parts() Parts {
+	return Parts{Enrich: s >= UpToEnrich, Detect: s >= UpToDetect, Lake: s >= UpToLake, ES: s >= UpToES}
+}
+
 // NewRig builds the whole hot path over the shared enricher and lake, with
 // its own decoder, parsers, detector and Elasticsearch encoder. The
 // pipeline flushes every batch, as the ingest Lambda does.
-func (e *Env) NewRig(lk *lake.Lake) (*Rig, error) { return e.NewRigUpTo(lk, UpToES) }
+func (e *Env) NewRig(lk *lake.Lake) (*Rig, error) { return e.NewRigParts(lk, UpToES.Parts()) }
 
-// NewRigUpTo builds the hot path up to stage upto. Dead letters go to the
-// lake whatever the stage (there are none in generated data).
+// NewRigUpTo builds the hot path up to stage upto.
 func (e *Env) NewRigUpTo(lk *lake.Lake, upto Stage) (*Rig, error) {
+	return e.NewRigParts(lk, upto.Parts())
+}
+
+// NewRigParts builds a pipeline with the given parts. Dead letters go to
+// the lake whatever the parts (there are none in generated data).
+func (e *Env) NewRigParts(lk *lake.Lake, parts Parts) (*Rig, error) {
 	r := &Rig{ES: &BulkEncoder{}}
 	cfg := pipeline.Config{
 		Decoder:    decode.New(decode.Options{}),
 		Parsers:    format.NewSet(format.Options{}),
 		DeadLetter: lk,
+		DeferFlush: parts.DeferFlush,
 	}
-	if upto >= UpToEnrich {
+	if parts.Enrich {
 		cfg.Enricher = e.Enricher
 	}
-	if upto >= UpToDetect {
+	if parts.Detect {
 		d, err := e.NewDetector()
 		if err != nil {
 			return nil, err
@@ -257,10 +275,10 @@ func (e *Env) NewRigUpTo(lk *lake.Lake, upto Stage) (*Rig, error) {
 		r.Detector, cfg.Detector = d, d
 		cfg.AlertSinks = []stream.AlertSink{lk}
 	}
-	if upto >= UpToLake {
+	if parts.Lake {
 		cfg.Sinks = append(cfg.Sinks, lk)
 	}
-	if upto >= UpToES {
+	if parts.ES {
 		cfg.Sinks = append(cfg.Sinks, r.ES)
 	}
 	p, err := pipeline.New(cfg)
