@@ -181,6 +181,10 @@ func bad(code string, f Field, val string) error {
 
 func (p *parser) parseLine(s string, r *Record) error {
 	if p.v2 {
+		if parseV2Fast(s, r) {
+			return nil
+		}
+		*r = Record{}
 		return parseV2(s, r)
 	}
 	pos := 0
@@ -205,6 +209,85 @@ func (p *parser) parseLine(s string, r *Record) error {
 		return stream.Permanentf("vpcflow_field_count", "more than the %d fields of the format", len(p.fields))
 	}
 	return nil
+}
+
+// parseV2Fast parses a default-format line whose 14 fields are all present
+// and valid, in one pass that converts numbers as it finds their end. For
+// any other line it returns false, having perhaps written part of r, and
+// parseV2 decides (with the same result as if the fast path did not exist).
+func parseV2Fast(s string, r *Record) bool {
+	v, i, ok := textscan.UintField(s, 0)
+	if !ok || v > 255 {
+		return false
+	}
+	r.Version = int32(v)
+	var tok string
+	if tok, i = wordField(s, i+1); tok == "" || tok == "-" {
+		return false
+	}
+	r.AccountID = tok
+	if tok, i = wordField(s, i+1); tok == "" || tok == "-" {
+		return false
+	}
+	r.InterfaceID = tok
+	if tok, i = wordField(s, i+1); tok == "-" {
+		return false
+	}
+	if r.SrcAddr, ok = textscan.ParseAddr(tok); !ok {
+		return false
+	}
+	if tok, i = wordField(s, i+1); tok == "-" {
+		return false
+	}
+	if r.DstAddr, ok = textscan.ParseAddr(tok); !ok {
+		return false
+	}
+	if v, i, ok = textscan.UintField(s, i+1); !ok || v > 65535 {
+		return false
+	}
+	r.SrcPort = int32(v)
+	if v, i, ok = textscan.UintField(s, i+1); !ok || v > 65535 {
+		return false
+	}
+	r.DstPort = int32(v)
+	if v, i, ok = textscan.UintField(s, i+1); !ok || v > 255 {
+		return false
+	}
+	r.Protocol = int32(v)
+	if r.Packets, i, ok = textscan.UintField(s, i+1); !ok {
+		return false
+	}
+	if r.Bytes, i, ok = textscan.UintField(s, i+1); !ok {
+		return false
+	}
+	if v, i, ok = textscan.UintField(s, i+1); !ok || v > maxUnix {
+		return false
+	}
+	r.Start = time.Unix(v, 0).UTC()
+	if v, i, ok = textscan.UintField(s, i+1); !ok || v > maxUnix {
+		return false
+	}
+	r.End = time.Unix(v, 0).UTC()
+	if tok, i = wordField(s, i+1); tok == "" || tok == "-" {
+		return false
+	}
+	r.Action = tok
+	if tok, i = wordField(s, i+1); tok == "" || tok == "-" || i != len(s) {
+		return false
+	}
+	r.LogStatus = tok
+	r.Present = 1<<(FieldLogStatus+1) - 1
+	return true
+}
+
+// wordField returns the text from s[i:] to the next space or the end of s,
+// and where it ends.
+func wordField(s string, i int) (string, int) {
+	if i > len(s) {
+		return "", i
+	}
+	j := textscan.IndexSpace(s, i)
+	return s[i:j], j
 }
 
 // parseV2 is parseLine for the default format, without per-field dispatch.

@@ -331,3 +331,48 @@ func (p *Lines[R]) Parse(u *stream.Unit, ev *stream.Event) error {
 	p.fill(ev, r)
 	return nil
 }
+
+// UintField reads the 1-18 decimal digits at s[i:] that end at a space or
+// the end of s, as Uatoi would read that field; end is where the digits
+// end. It converts eight digits at a time.
+func UintField(s string, i int) (v int64, end int, ok bool) {
+	j := i
+	p := unsafe.Pointer(unsafe.StringData(s))
+	for j+8 <= len(s) && j-i <= 18 {
+		x := *(*uint64)(unsafe.Add(p, j))
+		// High bit of each byte that is not a digit: above '9' (x+0x46
+		// carries into bit 7) or below '0' (x-0x30 borrows). Carries and
+		// borrows only spread upward from a non-digit byte, so the
+		// lowest flag is exact.
+		t := ((x + 0x4646464646464646) | (x - 0x3030303030303030)) & swarHigh
+		n := 8
+		if t != 0 {
+			n = bits.TrailingZeros64(t) >> 3
+		}
+		if n > 0 {
+			v = v*pow10u[n] + int64(eightDigits((x-0x3030303030303030)<<(64-8*n)))
+		}
+		j += n
+		if n < 8 {
+			return v, j, j > i && j-i <= 18 && s[j] == ' '
+		}
+	}
+	for ; j < len(s) && j-i <= 18; j++ {
+		c := s[j] - '0'
+		if c > 9 {
+			break
+		}
+		v = v*10 + int64(c)
+	}
+	return v, j, j > i && j-i <= 18 && (j == len(s) || s[j] == ' ')
+}
+
+var pow10u = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
+
+// eightDigits converts eight digit values (0-9, the first in the lowest
+// byte) to their decimal value.
+func eightDigits(x uint64) uint64 {
+	x = x*10 + x>>8 // pairs
+	x = ((x&0x000000FF000000FF)*(100+1000000<<32) + (x>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
+	return x
+}

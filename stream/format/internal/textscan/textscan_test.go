@@ -172,13 +172,26 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{"10.0.0.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.", "1..2.3",
 		"1.2.3.4 ", "2001:db8::1", "::ffff:1.2.3.4", "", "1.2.3.04", "100.200.300.1", "-12", "123456789012345678", "1234567890123456789",
 		"0.086", "-1", "1e3", "NaN", "1.", ".5", "2018-07-02T22:23:00.186641Z", "06/Feb/2019:00:00:38 +0000",
-		`a "b c" [d e] "f\" g" "-" h`, `"x`, `[x`, "https://user@h:1/p?q#f", "a:b://c/d", "http://[::1]:80/x?y", "x://@:", "-0.000", "0.08x", "9.999"} {
+		`a "b c" [d e] "f\" g" "-" h`, `"x`, `[x`, "https://user@h:1/p?q#f", "a:b://c/d", "http://[::1]:80/x?y", "x://@:", "-0.000", "0.08x", "9.999", "1418530010 20", "123456789012345678 1", "12345678 x", "1234567/ 1", ":0123456789", "0000-01-01T00:00:00Z", "0000-02-29T00:00:00Z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		want, err := netip.ParseAddr(s)
 		if got, ok := ParseAddr(s); ok != (err == nil) || got != want {
 			t.Fatalf("ParseAddr(%q) = %v, %v; netip: %v, %v", s, got, ok, want, err)
+		}
+		for i := 0; i <= len(s); i++ {
+			v, end, ok := UintField(s, i)
+			j := strings.IndexByte(s[i:], ' ')
+			if j < 0 {
+				j = len(s)
+			} else {
+				j += i
+			}
+			w, wok := Uatoi(s[i:j])
+			if ok != wok || ok && (v != w || end != j) {
+				t.Fatalf("UintField(%q, %d) = %d, %d, %v; Uatoi(%q) = %d, %v", s, i, v, end, ok, s[i:j], w, wok)
+			}
 		}
 		if n, ok := Atoi(s); ok {
 			if m, err := strconv.ParseInt(s, 10, 64); err != nil || m != n || strings.HasPrefix(s, "+") {

@@ -128,6 +128,9 @@ func Civil(year, month, day, hour, minute, sec, nsec int) (time.Time, bool) {
 		y--
 	}
 	era := y / 400
+	if y < 0 { // floor division: year 0 in January or February
+		era = (y - 399) / 400
+	}
 	yoe := y - era*400
 	mp := (month + 9) % 12
 	doy := (153*mp+2)/5 + day - 1
@@ -248,7 +251,7 @@ func SplitRequest(req string) (method, target, proto string) {
 func SplitURL(u string) (domain, path, query string) {
 	rest := u
 	k := strings.IndexByte(u, ':')
-	if k > 0 && !strings.HasPrefix(u[k+1:], "//") {
+	if k == 0 || k > 0 && !strings.HasPrefix(u[k+1:], "//") {
 		k = strings.Index(u, "://") // a ':' before the scheme separator
 	}
 	if k > 0 {
