@@ -47,12 +47,12 @@ func BenchmarkLakeEncode(b *testing.B) {
 			evs := streamTimes(parsedEvents(b, stream.FormatCloudTrail, batch, 1))
 			l := New(&discardStore{}, Options{Encoding: Encoding{Codec: tc.codec}})
 			full := eventTables[stream.FormatCloudTrail]
-			var cols []col[E]
+			var cols []col[evRow]
 			for _, name := range cloudtrail17 {
-				i := slices.IndexFunc(full.cols, func(c col[E]) bool { return c.Name == name })
+				i := slices.IndexFunc(full.cols, func(c col[evRow]) bool { return c.Name == name })
 				cols = append(cols, full.cols[i])
 			}
-			l.events[stream.FormatCloudTrail] = newTableWriter(l, &tableDef[E]{name: "cloudtrail", cols: cols, info: eventInfo})
+			l.events[stream.FormatCloudTrail] = newTableWriter(l, &tableDef[evRow]{name: "cloudtrail", cols: cols, info: eventInfo})
 			benchEncodeLake(b, l, evs)
 		})
 		b.Run("table=cloudtrail/codec="+tc.name, func(b *testing.B) {

@@ -44,9 +44,9 @@ type Lake struct {
 	mu     sync.Mutex
 	store  Store
 	opts   Options
-	events []*tableWriter[E] // indexed by stream.Format
-	alerts *tableWriter[A]
-	dead   *tableWriter[D]
+	events []*tableWriter[evRow] // indexed by stream.Format
+	alerts *tableWriter[alertRow]
+	dead   *tableWriter[letterRow]
 	// lost is set when a file with accepted rows had to be dropped; the next
 	// Flush reports it so those rows are not acknowledged.
 	lost   error
@@ -63,7 +63,7 @@ var (
 func New(st Store, opts Options) *Lake {
 	opts = opts.withDefaults()
 	l := &Lake{store: st, opts: opts}
-	l.events = make([]*tableWriter[E], len(eventTables))
+	l.events = make([]*tableWriter[evRow], len(eventTables))
 	for f, td := range eventTables {
 		if td != nil {
 			l.events[f] = newTableWriter(l, td)

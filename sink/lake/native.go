@@ -24,8 +24,8 @@ import (
 
 // native adapts a put function on the format's record; rows whose Native is
 // not of that type get null.
-func native[R any](name string, typ Type, since int, dict bool, put func(r *R, b *colBuf)) col[E] {
-	return c(name, typ, since, dict, func(e *E, b *colBuf) {
+func native[R any](name string, typ Type, since int, dict bool, put func(r *R, b *colBuf)) col[evRow] {
+	return c(name, typ, since, dict, func(e *evRow, b *colBuf) {
 		r, _ := any(e.Native).(*R)
 		if r == nil {
 			b.null()
@@ -54,7 +54,7 @@ func (b *colBuf) addr(a netip.Addr) { b.ip(a) }
 func (b *colBuf) tsv(t time.Time) { b.ts(t) }
 
 // nativeColumns returns the format's own columns, in file order (append only).
-func nativeColumns(f stream.Format) []col[E] {
+func nativeColumns(f stream.Format) []col[evRow] {
 	switch f {
 	case stream.FormatCloudTrail:
 		return cloudtrailColumns
@@ -78,7 +78,7 @@ func nativeColumns(f stream.Format) []col[E] {
 
 type ctR = cloudtrail.Record
 
-var cloudtrailColumns = []col[E]{
+var cloudtrailColumns = []col[evRow]{
 	native("event_version", String, 1, dict, func(r *ctR, b *colBuf) { b.str(r.EventVersion) }),
 	native("user_identity_type", String, 1, dict, func(r *ctR, b *colBuf) { b.str(r.UserIdentity.Type) }),
 	native("user_identity_principal_id", String, 1, dict, func(r *ctR, b *colBuf) { b.str(r.UserIdentity.PrincipalID) }),
@@ -167,7 +167,7 @@ var cloudtrailColumns = []col[E]{
 
 type albR = alb.Record
 
-var albColumns = []col[E]{
+var albColumns = []col[evRow]{
 	native("type", String, 1, dict, func(r *albR, b *colBuf) { b.str(r.Type) }),
 	native("elb", String, 1, dict, func(r *albR, b *colBuf) { b.str(r.ELB) }),
 	native("client_ip", String, 1, dict, func(r *albR, b *colBuf) { b.addr(r.ClientIP) }),
@@ -219,7 +219,7 @@ func vpcInt64(f vpcflow.Field, get func(*vpcR) int64) func(*vpcR, *colBuf) {
 	return func(r *vpcR, b *colBuf) { b.i64v(get(r), r.Present.Has(f)) }
 }
 
-var vpcflowColumns = []col[E]{
+var vpcflowColumns = []col[evRow]{
 	native("version", Int32, 1, noDict, vpcInt32(vpcflow.FieldVersion, func(r *vpcR) int32 { return r.Version })),
 	native("account_id", String, 1, dict, func(r *vpcR, b *colBuf) { b.str(r.AccountID) }),
 	native("interface_id", String, 1, dict, func(r *vpcR, b *colBuf) { b.str(r.InterfaceID) }),
@@ -264,7 +264,7 @@ var vpcflowColumns = []col[E]{
 
 type wafR = waf.Record
 
-var wafColumns = []col[E]{
+var wafColumns = []col[evRow]{
 	native("format_version", Int64, 1, noDict, func(r *wafR, b *colBuf) { b.i64v(r.FormatVersion, true) }),
 	native("webacl_id", String, 1, dict, func(r *wafR, b *colBuf) { b.str(r.WebACLID) }),
 	native("terminating_rule_id", String, 1, dict, func(r *wafR, b *colBuf) { b.str(r.TerminatingRuleID) }),
@@ -302,7 +302,7 @@ var wafColumns = []col[E]{
 
 type r53R = route53resolver.Record
 
-var route53Columns = []col[E]{
+var route53Columns = []col[evRow]{
 	native("version", String, 1, dict, func(r *r53R, b *colBuf) { b.str(r.Version) }),
 	native("account_id", String, 1, dict, func(r *r53R, b *colBuf) { b.str(r.AccountID) }),
 	native("region", String, 1, dict, func(r *r53R, b *colBuf) { b.str(r.Region) }),
@@ -327,7 +327,7 @@ var route53Columns = []col[E]{
 
 type s3R = s3access.Record
 
-var s3accessColumns = []col[E]{
+var s3accessColumns = []col[evRow]{
 	native("bucket_owner", String, 1, dict, func(r *s3R, b *colBuf) { b.str(r.BucketOwner) }),
 	native("bucket", String, 1, dict, func(r *s3R, b *colBuf) { b.str(r.Bucket) }),
 	native("remote_ip", String, 1, dict, func(r *s3R, b *colBuf) { b.addr(r.RemoteIP) }),
@@ -357,7 +357,7 @@ var s3accessColumns = []col[E]{
 
 type gdR = guardduty.Record
 
-var guarddutyColumns = []col[E]{
+var guarddutyColumns = []col[evRow]{
 	native("finding_id", String, 1, noDict, func(r *gdR, b *colBuf) { b.str(r.Detail.ID) }),
 	native("finding_arn", String, 1, noDict, func(r *gdR, b *colBuf) { b.str(r.Detail.ARN) }),
 	native("finding_type", String, 1, dict, func(r *gdR, b *colBuf) { b.str(r.Detail.Type) }),
@@ -401,7 +401,7 @@ var guarddutyColumns = []col[E]{
 
 type jsonR = jsonlog.Record
 
-var jsonColumns = []col[E]{
+var jsonColumns = []col[evRow]{
 	native("object", JSON, 1, noDict, func(r *jsonR, b *colBuf) { b.str(r.Object) }),
 	native("time_key", String, 1, dict, func(r *jsonR, b *colBuf) { b.str(r.TimeKey) }),
 	native("level", String, 1, dict, func(r *jsonR, b *colBuf) { b.str(r.Level) }),
