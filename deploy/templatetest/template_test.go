@@ -375,10 +375,8 @@ var localOnlyEnv = map[string]string{
 // pendingEnv are names the template defines for code that is being written
 // (deploy/README.md lists them with their meaning).
 var pendingEnv = map[string]string{
-	"GANNET_OUTPUT_STREAMS":          "partition/aggregate routes: format=stream ARN pairs, * as default",
-	"GANNET_S3EVENT_QUEUE_URL":       "queue for s3event's continuation messages (byte offset reached)",
-	"GANNET_MEMORY_CAPTURE_DOCUMENT": "SSM document that captures memory with LiME",
-	"GANNET_EVIDENCE_URI":            "s3:// prefix for memory dumps",
+	"GANNET_OUTPUT_STREAMS":    "partition/aggregate routes: format=stream ARN pairs, * as default",
+	"GANNET_S3EVENT_QUEUE_URL": "queue for s3event's continuation messages (byte offset reached)",
 }
 
 var envName = regexp.MustCompile(`\bGANNET_[A-Z0-9_]*[A-Z0-9]\b`)
