@@ -1,7 +1,6 @@
 package alb_test
 
 import (
-	"bufio"
 	"bytes"
 	"strings"
 	"testing"
@@ -119,31 +118,20 @@ func FuzzParse(f *testing.F) {
 
 func TestGenerate(t *testing.T) {
 	o := gen.Options{Count: 2000, Seed: 7}
-	var a, b bytes.Buffer
-	if err := alb.Generate(&a, o); err != nil {
-		t.Fatal(err)
-	}
-	if err := alb.Generate(&b, o); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a.Bytes(), b.Bytes()) {
-		t.Fatal("same options, different output")
-	}
-	var c bytes.Buffer
+	formattest.Deterministic(t, alb.Generate, o)
+	a := formattest.Generate(t, alb.Generate, o)
 	o.Attacks = true
-	if err := alb.Generate(&c, o); err != nil {
-		t.Fatal(err)
-	}
-	clean := checkGenerated(t, a.Bytes(), o.Count, gen.DefaultStart)
+	c := formattest.Generate(t, alb.Generate, o)
+	clean := checkGenerated(t, a, o.Count, gen.DefaultStart)
 	if clean != 0 {
 		t.Errorf("%d attack lines without Attacks", clean)
 	}
-	attacks := checkGenerated(t, c.Bytes(), o.Count, gen.DefaultStart)
+	attacks := checkGenerated(t, c, o.Count, gen.DefaultStart)
 	if attacks == 0 || attacks > o.Count/10 {
 		t.Errorf("%d attack lines of %d", attacks, o.Count)
 	}
 	for _, s := range append(append(append(append([]string{}, alb.SQLi...), alb.XSS...), alb.Traversal...), alb.ScannerAgents...) {
-		if !bytes.Contains(c.Bytes(), []byte(s)) {
+		if !bytes.Contains(c, []byte(s)) {
 			t.Errorf("attack %q not generated", s)
 		}
 	}
@@ -153,21 +141,9 @@ func TestGenerate(t *testing.T) {
 // how many lines look like attacks.
 func checkGenerated(t *testing.T, data []byte, count int, start time.Time) int {
 	t.Helper()
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	p := alb.NewParser()
-	n, attacks := 0, 0
+	attacks := 0
 	last := start
-	for sc.Scan() {
-		n++
-		line := sc.Bytes()
-		if !alb.Sniff(line) {
-			t.Fatalf("line %d does not sniff as ALB: %s", n, line)
-		}
-		var ev stream.Event
-		if err := p.Parse(&stream.Unit{Data: line}, &ev); err != nil {
-			t.Fatalf("line %d: %v\n%s", n, err, line)
-		}
+	n := formattest.EachLine(t, data, alb.Sniff, alb.NewParser(), func(n int, ev *stream.Event) {
 		if ev.Timestamp.Before(last) {
 			t.Fatalf("line %d: time goes back", n)
 		}
@@ -175,10 +151,10 @@ func checkGenerated(t *testing.T, data []byte, count int, start time.Time) int {
 			t.Fatalf("line %d: request created after the response", n)
 		}
 		last = ev.Timestamp
-		if looksHostile(&ev) {
+		if looksHostile(ev) {
 			attacks++
 		}
-	}
+	})
 	if n != count {
 		t.Fatalf("%d lines, want %d", n, count)
 	}

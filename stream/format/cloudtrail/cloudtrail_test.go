@@ -1,7 +1,6 @@
 package cloudtrail
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -155,27 +154,10 @@ func TestStratusCorpus(t *testing.T) {
 	t.Logf("%d events from %d files", n, len(files))
 }
 
-func generate(t testing.TB, o gen.Options) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := Generate(&b, o); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+func generate(t testing.TB, o gen.Options) []byte { return formattest.Generate(t, Generate, o) }
 
 func TestGenerateDeterministic(t *testing.T) {
-	o := gen.Options{Count: 500, Seed: 7, Attacks: true}
-	a, b := generate(t, o), generate(t, o)
-	if !bytes.Equal(a, b) {
-		t.Fatal("same options gave different bytes")
-	}
-	if c := generate(t, gen.Options{Count: 500, Seed: 8, Attacks: true}); bytes.Equal(a, c) {
-		t.Fatal("different seeds gave the same bytes")
-	}
-	if n := bytes.Count(a, []byte("\n")); n != 500 {
-		t.Fatalf("%d lines, want 500", n)
-	}
+	formattest.Deterministic(t, Generate, gen.Options{Count: 500, Seed: 7, Attacks: true})
 }
 
 // attacks counts what the detection rules of issue 4 look for.
@@ -186,18 +168,8 @@ type attacks struct {
 func scan(t *testing.T, data []byte) (attacks, []*stream.Event) {
 	var a attacks
 	var evs []*stream.Event
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
 	var prev stream.Event
-	for line := 1; sc.Scan(); line++ {
-		raw := append([]byte(nil), sc.Bytes()...)
-		if !Sniff(raw) {
-			t.Fatalf("line %d: Sniff rejects it", line)
-		}
-		ev, err := parseBytes(raw)
-		if err != nil {
-			t.Fatalf("line %d: %v\n%s", line, err, raw)
-		}
+	formattest.EachLine(t, data, Sniff, NewParser(), func(line int, ev *stream.Event) {
 		if ev.Timestamp.Before(prev.Timestamp) {
 			t.Fatalf("line %d: time goes back", line)
 		}
@@ -239,7 +211,7 @@ func scan(t *testing.T, data []byte) (attacks, []*stream.Event) {
 		case r.EventName == "CreateAccessKey" && !has("requestParameters.userName", r.UserIdentity.UserName):
 			a.keyForOther++
 		}
-	}
+	})
 	return a, evs
 }
 

@@ -1,9 +1,12 @@
 package formattest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/gannet-sec/gannet/stream/gen"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,4 +238,55 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Generate returns what generate writes for o.
+func Generate(t testing.TB, generate func(io.Writer, gen.Options) error, o gen.Options) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := generate(&b, o); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Deterministic checks that generate writes o.Count lines, the same bytes
+// for the same options and other bytes for another seed.
+func Deterministic(t *testing.T, generate func(io.Writer, gen.Options) error, o gen.Options) {
+	t.Helper()
+	a, b := Generate(t, generate, o), Generate(t, generate, o)
+	if !bytes.Equal(a, b) {
+		t.Fatal("same options gave different bytes")
+	}
+	o2 := o
+	o2.Seed++
+	if bytes.Equal(a, Generate(t, generate, o2)) {
+		t.Fatal("different seeds gave the same bytes")
+	}
+	if n := bytes.Count(a, []byte("\n")); n != o.Count {
+		t.Fatalf("%d lines, want %d", n, o.Count)
+	}
+}
+
+// EachLine checks that sniff accepts every line of data and p parses it,
+// calls fn with the line number (from 1) and the event, and returns the
+// number of lines.
+func EachLine(t *testing.T, data []byte, sniff func([]byte) bool, p stream.Parser, fn func(line int, ev *stream.Event)) int {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		raw := append([]byte(nil), sc.Bytes()...)
+		if !sniff(raw) {
+			t.Fatalf("line %d: Sniff rejects it: %s", n, raw)
+		}
+		ev := &stream.Event{}
+		if err := p.Parse(&stream.Unit{Data: raw}, ev); err != nil {
+			t.Fatalf("line %d: %v\n%s", n, err, raw)
+		}
+		fn(n, ev)
+	}
+	return n
 }

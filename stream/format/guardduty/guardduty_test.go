@@ -1,8 +1,6 @@
 package guardduty
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -63,44 +61,17 @@ func TestCommonFields(t *testing.T) {
 		t.Errorf("native: %+v", r.Detail)
 	}
 }
-func generate(t testing.TB, o gen.Options) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := Generate(&b, o); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+func generate(t testing.TB, o gen.Options) []byte { return formattest.Generate(t, Generate, o) }
 
 func TestGenerateDeterministic(t *testing.T) {
-	o := gen.Options{Count: 300, Seed: 7, Attacks: true}
-	a, b := generate(t, o), generate(t, o)
-	if !bytes.Equal(a, b) {
-		t.Fatal("same options gave different bytes")
-	}
-	if bytes.Equal(a, generate(t, gen.Options{Count: 300, Seed: 8, Attacks: true})) {
-		t.Fatal("different seeds gave the same bytes")
-	}
-	if n := bytes.Count(a, []byte("\n")); n != 300 {
-		t.Fatalf("%d lines, want 300", n)
-	}
+	formattest.Deterministic(t, Generate, gen.Options{Count: 300, Seed: 7, Attacks: true})
 }
 
 type attacks struct{ ssh, probe, malicious, c2, namingAttacker, medium int }
 
 func scan(t *testing.T, data []byte) attacks {
 	var a attacks
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		raw := append([]byte(nil), sc.Bytes()...)
-		if !Sniff(raw) {
-			t.Fatalf("line %d: Sniff rejects it", line)
-		}
-		ev, err := parseBytes(raw)
-		if err != nil {
-			t.Fatalf("line %d: %v\n%s", line, err, raw)
-		}
+	formattest.EachLine(t, data, Sniff, NewParser(), func(line int, ev *stream.Event) {
 		switch ev.Action {
 		case "UnauthorizedAccess:EC2/SSHBruteForce":
 			a.ssh++
@@ -117,7 +88,7 @@ func scan(t *testing.T, data []byte) attacks {
 		if ev.Severity >= 4 {
 			a.medium++
 		}
-	}
+	})
 	return a
 }
 

@@ -1,8 +1,6 @@
 package route53resolver
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -54,27 +52,10 @@ func TestCommonFields(t *testing.T) {
 		t.Errorf("common fields: %+v", ev)
 	}
 }
-func generate(t testing.TB, o gen.Options) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := Generate(&b, o); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+func generate(t testing.TB, o gen.Options) []byte { return formattest.Generate(t, Generate, o) }
 
 func TestGenerateDeterministic(t *testing.T) {
-	o := gen.Options{Count: 300, Seed: 7, Attacks: true}
-	a, b := generate(t, o), generate(t, o)
-	if !bytes.Equal(a, b) {
-		t.Fatal("same options gave different bytes")
-	}
-	if bytes.Equal(a, generate(t, gen.Options{Count: 300, Seed: 8, Attacks: true})) {
-		t.Fatal("different seeds gave the same bytes")
-	}
-	if n := bytes.Count(a, []byte("\n")); n != 300 {
-		t.Fatalf("%d lines, want 300", n)
-	}
+	formattest.Deterministic(t, Generate, gen.Options{Count: 300, Seed: 7, Attacks: true})
 }
 
 type attacks struct{ bad, blocked, fromVictim int }
@@ -82,16 +63,7 @@ type attacks struct{ bad, blocked, fromVictim int }
 func scan(t *testing.T, data []byte) attacks {
 	var a attacks
 	victims := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for line := 1; sc.Scan(); line++ {
-		raw := append([]byte(nil), sc.Bytes()...)
-		if !Sniff(raw) {
-			t.Fatalf("line %d: Sniff rejects it", line)
-		}
-		ev, err := parseBytes(raw)
-		if err != nil {
-			t.Fatalf("line %d: %v\n%s", line, err, raw)
-		}
+	formattest.EachLine(t, data, Sniff, NewParser(), func(line int, ev *stream.Event) {
 		if strings.HasSuffix(ev.DNSQuestionName, "."+gen.BadDomain) || ev.DNSQuestionName == gen.BadDomain {
 			a.bad++
 			victims[ev.Source.IP.String()] = true
@@ -99,7 +71,7 @@ func scan(t *testing.T, data []byte) attacks {
 		if ev.Action == "block" {
 			a.blocked++
 		}
-	}
+	})
 	a.fromVictim = len(victims)
 	return a
 }

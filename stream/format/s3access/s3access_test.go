@@ -1,7 +1,6 @@
 package s3access_test
 
 import (
-	"bufio"
 	"bytes"
 	"strings"
 	"testing"
@@ -112,24 +111,14 @@ func FuzzParse(f *testing.F) {
 
 func TestGenerate(t *testing.T) {
 	o := gen.Options{Count: 2000, Seed: 3}
-	var a, b, c bytes.Buffer
-	if err := s3access.Generate(&a, o); err != nil {
-		t.Fatal(err)
-	}
-	if err := s3access.Generate(&b, o); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a.Bytes(), b.Bytes()) {
-		t.Fatal("same options, different output")
-	}
+	formattest.Deterministic(t, s3access.Generate, o)
+	a := formattest.Generate(t, s3access.Generate, o)
 	o.Attacks = true
-	if err := s3access.Generate(&c, o); err != nil {
-		t.Fatal(err)
-	}
-	if st := checkGenerated(t, a.Bytes(), o.Count); st != (genStats{}) {
+	c := formattest.Generate(t, s3access.Generate, o)
+	if st := checkGenerated(t, a, o.Count); st != (genStats{}) {
 		t.Errorf("clean traffic looks hostile: %+v", st)
 	}
-	st := checkGenerated(t, c.Bytes(), o.Count)
+	st := checkGenerated(t, c, o.Count)
 	if st.anonymousDenied == 0 || st.policy == 0 || st.acl == 0 || st.fromAttacker == 0 {
 		t.Errorf("attacks missing: %+v", st)
 	}
@@ -139,21 +128,9 @@ type genStats struct{ anonymous, anonymousDenied, policy, acl, fromAttacker int 
 
 func checkGenerated(t *testing.T, data []byte, count int) genStats {
 	t.Helper()
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	p := s3access.NewParser()
 	var st genStats
-	n := 0
 	var last time.Time
-	for sc.Scan() {
-		n++
-		if !s3access.Sniff(sc.Bytes()) {
-			t.Fatalf("line %d does not sniff: %s", n, sc.Bytes())
-		}
-		var ev stream.Event
-		if err := p.Parse(&stream.Unit{Data: sc.Bytes()}, &ev); err != nil {
-			t.Fatalf("line %d: %v\n%s", n, err, sc.Bytes())
-		}
+	n := formattest.EachLine(t, data, s3access.Sniff, s3access.NewParser(), func(n int, ev *stream.Event) {
 		if ev.Timestamp.Before(last) {
 			t.Fatalf("line %d: time goes back", n)
 		}
@@ -174,7 +151,7 @@ func checkGenerated(t *testing.T, data []byte, count int) genStats {
 		if ev.Source.IP.String() == gen.AttackerIP {
 			st.fromAttacker++
 		}
-	}
+	})
 	if n != count {
 		t.Fatalf("%d lines, want %d", n, count)
 	}

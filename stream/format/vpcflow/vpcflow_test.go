@@ -1,7 +1,6 @@
 package vpcflow_test
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"strings"
@@ -176,25 +175,15 @@ func FuzzParse(f *testing.F) {
 
 func TestGenerate(t *testing.T) {
 	o := gen.Options{Count: 3000, Seed: 11}
-	var a, b, c bytes.Buffer
-	if err := vpcflow.Generate(&a, o); err != nil {
-		t.Fatal(err)
-	}
-	if err := vpcflow.Generate(&b, o); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a.Bytes(), b.Bytes()) {
-		t.Fatal("same options, different output")
-	}
+	formattest.Deterministic(t, vpcflow.Generate, o)
+	a := formattest.Generate(t, vpcflow.Generate, o)
 	o.Attacks = true
-	if err := vpcflow.Generate(&c, o); err != nil {
-		t.Fatal(err)
-	}
-	st := checkGenerated(t, a.Bytes(), o.Count)
+	c := formattest.Generate(t, vpcflow.Generate, o)
+	st := checkGenerated(t, a, o.Count)
 	if st.hostile != 0 || st.maxRejectFanout >= 10 {
 		t.Errorf("clean traffic: %d hostile lines, max REJECT fan-out %d", st.hostile, st.maxRejectFanout)
 	}
-	st = checkGenerated(t, c.Bytes(), o.Count)
+	st = checkGenerated(t, c, o.Count)
 	if st.scanPorts < 100 || st.scanReject*10 < st.scanLines*9 {
 		t.Errorf("scan: %d distinct ports, %d/%d rejected", st.scanPorts, st.scanReject, st.scanLines)
 	}
@@ -209,22 +198,11 @@ type genStats struct {
 
 func checkGenerated(t *testing.T, data []byte, count int) genStats {
 	t.Helper()
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	p := vpcflow.NewParser(nil)
 	var st genStats
 	scanPorts := map[int32]bool{}
 	rejectPorts := map[string]map[int32]bool{}
-	n := 0
 	var last time.Time
-	for sc.Scan() {
-		n++
-		if !vpcflow.Sniff(sc.Bytes()) {
-			t.Fatalf("line %d does not sniff: %s", n, sc.Bytes())
-		}
-		ev, err := parse(p, sc.Text(), "")
-		if err != nil {
-			t.Fatalf("line %d: %v\n%s", n, err, sc.Bytes())
-		}
+	n := formattest.EachLine(t, data, vpcflow.Sniff, vpcflow.NewParser(nil), func(n int, ev *stream.Event) {
 		if ev.Timestamp.Before(last) {
 			t.Fatalf("line %d: time goes back", n)
 		}
@@ -254,7 +232,7 @@ func checkGenerated(t *testing.T, data []byte, count int) genStats {
 				st.maxRejectFanout = max(st.maxRejectFanout, len(m))
 			}
 		}
-	}
+	})
 	if n != count {
 		t.Fatalf("%d lines, want %d", n, count)
 	}

@@ -1,8 +1,6 @@
 package waf
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -63,44 +61,17 @@ func TestCommonFields(t *testing.T) {
 	}
 }
 
-func generate(t testing.TB, o gen.Options) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := Generate(&b, o); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+func generate(t testing.TB, o gen.Options) []byte { return formattest.Generate(t, Generate, o) }
 
 func TestGenerateDeterministic(t *testing.T) {
-	o := gen.Options{Count: 300, Seed: 7, Attacks: true}
-	a, b := generate(t, o), generate(t, o)
-	if !bytes.Equal(a, b) {
-		t.Fatal("same options gave different bytes")
-	}
-	if bytes.Equal(a, generate(t, gen.Options{Count: 300, Seed: 8, Attacks: true})) {
-		t.Fatal("different seeds gave the same bytes")
-	}
-	if n := bytes.Count(a, []byte("\n")); n != 300 {
-		t.Fatalf("%d lines, want 300", n)
-	}
+	formattest.Deterministic(t, Generate, gen.Options{Count: 300, Seed: 7, Attacks: true})
 }
 
 type attacks struct{ sqli, xss, traversal, scanner, blocked, fromAttacker int }
 
 func scan(t *testing.T, data []byte) attacks {
 	var a attacks
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		raw := append([]byte(nil), sc.Bytes()...)
-		if !Sniff(raw) {
-			t.Fatalf("line %d: Sniff rejects it", line)
-		}
-		ev, err := parseBytes(raw)
-		if err != nil {
-			t.Fatalf("line %d: %v\n%s", line, err, raw)
-		}
+	formattest.EachLine(t, data, Sniff, NewParser(), func(line int, ev *stream.Event) {
 		q := strings.ToLower(ev.URLQuery)
 		switch {
 		case strings.Contains(q, "union") || strings.Contains(q, "' or '") || strings.Contains(q, "sleep"):
@@ -119,7 +90,7 @@ func scan(t *testing.T, data []byte) attacks {
 		if ip := ev.Source.IP.String(); ip == gen.AttackerIP || ip == gen.ScannerIP {
 			a.fromAttacker++
 		}
-	}
+	})
 	return a
 }
 
