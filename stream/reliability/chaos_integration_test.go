@@ -260,8 +260,8 @@ func indexOf(recs []stream.Record, r *stream.Record) int {
 func bulkItems(name string, status int, errType string, times int, every int) faultproxy.Rule {
 	r := faultproxy.Rule{Name: name, Match: faultproxy.IsBulk, Kind: faultproxy.BulkItems, Status: status, ErrType: errType, Times: times}
 	if every > 0 {
-		n := 0
-		r.Items = func(string) bool { n++; return n%every == 0 }
+		// By id, so that the same documents fail on every attempt.
+		r.Items = func(id string) bool { return len(id) > 0 && int(id[len(id)-1])%every == 0 }
 	}
 	return r
 }
@@ -281,7 +281,7 @@ func matrix() []scenario {
 		{name: "es 429 ×3, Retry-After 1", on: "es", rules: []faultproxy.Rule{times(faultproxy.ESThrottle("1"), 3)}},
 		{name: "es 503 whole run", on: "es", rules: []faultproxy.Rule{faultproxy.ESUnavailable()}, persistent: true, deadline: 4 * time.Second},
 		{name: "es timeout whole run", on: "es", rules: []faultproxy.Rule{hang}, persistent: true, deadline: 4 * time.Second},
-		{name: "es partial bulk: item 429 on every 3rd", on: "es", rules: []faultproxy.Rule{bulkItems("es-item-429", 429, "es_rejected_execution_exception", 10, 3)}},
+		{name: "es partial bulk: item 429 ×10", on: "es", rules: []faultproxy.Rule{bulkItems("es-item-429", 429, "es_rejected_execution_exception", 10, 3)}},
 		{name: "es partial bulk: item 400 mapping", on: "es", rules: []faultproxy.Rule{bulkItems("es-item-400", 400, "mapper_parsing_exception", 0, 0)},
 			wantDead: []string{"es_mapper_parsing_exception"}},
 		{name: "s3 500 InternalError ×2", on: "s3", rules: []faultproxy.Rule{times(faultproxy.S3Error(500, "InternalError"), 2)}},
