@@ -99,16 +99,15 @@ var (
 	typeAccess  = []string{"access"}
 )
 
+var layout = textscan.Layout{Prefix: "alb", Names: fieldNames[:], Min: minFields}
+
 // parseLine fills r, which is zero, from one line (already a stable string).
 // Absent strings are left unwritten.
 func parseLine(s string, r *Record) error {
 	var f [len(fieldNames)]string
-	n, rest, k := textscan.Split(s, f[:], false)
-	if k >= 0 {
-		return stream.Permanentf("alb_bad_quoting", "field %d (%s): unterminated quoted field", k+1, fieldNames[k])
-	}
-	if n < minFields {
-		return stream.Permanentf("alb_field_count", "%d fields, want at least %d", n, minFields)
+	rest, err := layout.Split(s, f[:])
+	if err != nil {
+		return err
 	}
 	if v := f[0]; v == "" || v == "-" {
 		return textscan.Bad("alb_bad_type", "type", v)

@@ -39,11 +39,7 @@ func TestGoodLine(t *testing.T) {
 
 func TestMalformed(t *testing.T) {
 	f := strings.Split(good, " ")
-	with := func(i int, v string) string {
-		g := append([]string(nil), f...)
-		g[i] = v
-		return strings.Join(g, " ")
-	}
+	with := func(i int, v string) string { return formattest.With(good, i, v) }
 	cases := []struct {
 		name, line, code string
 	}{
@@ -104,14 +100,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`http 2018-07-02T22:23:00Z a [::1]:1 [::1 - - - - - - - "`))
 	f.Add([]byte(`ws 2018-07-02T22:23:00.1234567891Z " " " " "`))
-	p := alb.NewParser()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var ev stream.Event
-		err := p.Parse(&stream.Unit{Data: data}, &ev)
-		if formattest.Parsed(t, &ev, err, "alb") {
-			if r := ev.Native.(*alb.Record); ev.Format != stream.FormatALB || r.Time.IsZero() || ev.Timestamp.Location() != time.UTC {
-				t.Fatalf("bad event %+v", ev)
-			}
+	formattest.FuzzParser(f, alb.NewParser(), "alb", func(t *testing.T, ev *stream.Event) {
+		if r := ev.Native.(*alb.Record); ev.Format != stream.FormatALB || r.Time.IsZero() || ev.Timestamp.Location() != time.UTC {
+			t.Fatalf("bad event %+v", ev)
 		}
 	})
 }

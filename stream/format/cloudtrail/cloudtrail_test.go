@@ -260,15 +260,12 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"eventTime":"2024-01-01T00:00:00Z","eventName":"X","userIdentity":{"sessionContext":{"webIdFederationData":{"attributes":{"a":[1,{"b":"\ud800"}]}}}}}`))
 	f.Add([]byte(`{"resources":[{"ARN":"a"},null,{"type":"t"}],"eventTime":"2024-01-01T00:00:00.5+02:00","eventName":"\u0041"}`))
 	f.Add([]byte(`[` + strings.Repeat(`{"a":[`, 40)))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ev, err := parseBytes(data)
-		if formattest.Parsed(t, ev, err, "cloudtrail") {
-			r := ev.Native.(*Record)
-			for range r.Values("requestParameters.a.b") {
-			}
-			if ev.Timestamp.Location() != nil && ev.Timestamp.Location().String() != "UTC" {
-				t.Fatalf("timestamp not UTC: %v", ev.Timestamp)
-			}
+	formattest.FuzzParser(f, NewParser(), "cloudtrail", func(t *testing.T, ev *stream.Event) {
+		r := ev.Native.(*Record)
+		for range r.Values("requestParameters.a.b") {
+		}
+		if ev.Timestamp.Location() != nil && ev.Timestamp.Location().String() != "UTC" {
+			t.Fatalf("timestamp not UTC: %v", ev.Timestamp)
 		}
 	})
 }

@@ -290,3 +290,23 @@ func EachLine(t *testing.T, data []byte, sniff func([]byte) bool, p stream.Parse
 	}
 	return n
 }
+
+// FuzzParser runs the fuzz target of parser p: every input must parse, or
+// fail as Parsed requires (prefix is the format's reason-code prefix); then
+// check, when not nil, looks at each event parsed.
+func FuzzParser(f *testing.F, p stream.Parser, prefix string, check func(t *testing.T, ev *stream.Event)) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ev := &stream.Event{}
+		err := p.Parse(&stream.Unit{Data: data}, ev)
+		if Parsed(t, ev, err, prefix) && check != nil {
+			check(t, ev)
+		}
+	})
+}
+
+// With returns the space-separated line with field i replaced by v.
+func With(line string, i int, v string) string {
+	f := strings.Split(line, " ")
+	f[i] = v
+	return strings.Join(f, " ")
+}

@@ -112,12 +112,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"schemaVersion":"2.0","type":"x","severity":"7.5","updatedAt":"2024-01-01T00:00:00Z","service":{"action":{"portProbeAction":{"portProbeDetails":[null,{"remoteIpDetails":{"ipAddressV4":1}}]}}}}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ev, err := parseBytes(data)
-		if formattest.Parsed(t, ev, err, "guardduty") {
-			_ = ev.Native.(*Record)
-		}
-	})
+	formattest.FuzzParser(f, NewParser(), "guardduty", func(t *testing.T, ev *stream.Event) { _ = ev.Native.(*Record) })
 }
 
 func BenchmarkParse(b *testing.B) {

@@ -202,10 +202,7 @@ func FuzzParse(f *testing.F) {
 	for _, data := range formattest.Seeds("testdata/*.json", false) {
 		f.Add(data)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ev, err := parseBytes(data)
-		formattest.Parsed(t, ev, err, "json")
-	})
+	formattest.FuzzParser(f, jsonlog.NewParser(), "json", nil)
 }
 
 func BenchmarkParse(b *testing.B) {

@@ -96,12 +96,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"query_timestamp":"2021-02-04T17:51:55+01:00","query_name":"\u00e9.","answers":[null,1,{"Rdata":2}],"srcport":"x"}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ev, err := parseBytes(data)
-		if formattest.Parsed(t, ev, err, "route53resolver") {
-			_ = ev.Native.(*Record)
-		}
-	})
+	formattest.FuzzParser(f, NewParser(), "route53resolver", func(t *testing.T, ev *stream.Event) { _ = ev.Native.(*Record) })
 }
 
 func BenchmarkParse(b *testing.B) {

@@ -91,16 +91,15 @@ var (
 	typeAccess  = []string{"access"}
 )
 
+var layout = textscan.Layout{Prefix: "s3access", Names: fieldNames[:], Min: minFields, Brackets: true}
+
 // parseLine fills r, which is zero, from one line (already a stable string).
 // Absent strings are left unwritten.
 func parseLine(s string, r *Record) error {
 	var f [len(fieldNames)]string
-	n, rest, k := textscan.Split(s, f[:], true)
-	if k >= 0 {
-		return stream.Permanentf("s3access_bad_quoting", "field %d (%s): unterminated quoted or bracketed field", k+1, fieldNames[k])
-	}
-	if n < minFields {
-		return stream.Permanentf("s3access_field_count", "%d fields, want at least %d", n, minFields)
+	rest, err := layout.Split(s, f[:])
+	if err != nil {
+		return err
 	}
 	textscan.Set(&r.BucketOwner, f[0])
 	textscan.Set(&r.Bucket, f[1])

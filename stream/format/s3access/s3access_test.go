@@ -42,11 +42,7 @@ func TestGoodLine(t *testing.T) {
 
 func TestMalformed(t *testing.T) {
 	f := strings.Split(good, " ")
-	with := func(i int, v string) string {
-		g := append([]string(nil), f...)
-		g[i] = v
-		return strings.Join(g, " ")
-	}
+	with := func(i int, v string) string { return formattest.With(good, i, v) }
 	// Indices of strings.Split: the time takes 2 (2, 3) and the request 3 (9-11).
 	cases := []struct{ name, line, code string }{
 		{"empty", "", "s3access_field_count"},
@@ -97,14 +93,9 @@ func FuzzParse(f *testing.F) {
 		f.Add(l)
 	}
 	f.Add([]byte(`a b [06/Feb/2019:00:00:38 +0000] - - - - - "-" - - - - - - "-" "-" -`))
-	p := s3access.NewParser()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var ev stream.Event
-		err := p.Parse(&stream.Unit{Data: data}, &ev)
-		if formattest.Parsed(t, &ev, err, "s3access") {
-			if r := ev.Native.(*s3access.Record); ev.Format != stream.FormatS3Access || r.Time.IsZero() || ev.Timestamp.Location() != time.UTC {
-				t.Fatalf("bad event %+v", ev)
-			}
+	formattest.FuzzParser(f, s3access.NewParser(), "s3access", func(t *testing.T, ev *stream.Event) {
+		if r := ev.Native.(*s3access.Record); ev.Format != stream.FormatS3Access || r.Time.IsZero() || ev.Timestamp.Location() != time.UTC {
+			t.Fatalf("bad event %+v", ev)
 		}
 	})
 }

@@ -92,11 +92,7 @@ func TestHeaderLine(t *testing.T) {
 
 func TestMalformed(t *testing.T) {
 	f := strings.Split(good, " ")
-	with := func(i int, v string) string {
-		g := append([]string(nil), f...)
-		g[i] = v
-		return strings.Join(g, " ")
-	}
+	with := func(i int, v string) string { return formattest.With(good, i, v) }
 	cases := []struct{ name, line, code string }{
 		{"empty", "", "vpcflow_field_count"},
 		{"truncated", strings.Join(f[:9], " "), "vpcflow_field_count"},

@@ -114,12 +114,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"timestamp":1,"httpRequest":{"headers":[null,{"name":"\ud83d\ude00"}]},"labels":[1]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ev, err := parseBytes(data)
-		if formattest.Parsed(t, ev, err, "waf") {
-			_ = ev.Native.(*Record).Header("user-agent")
-		}
-	})
+	formattest.FuzzParser(f, NewParser(), "waf", func(t *testing.T, ev *stream.Event) { _ = ev.Native.(*Record).Header("user-agent") })
 }
 
 func BenchmarkParse(b *testing.B) {

@@ -376,3 +376,30 @@ func eightDigits(x uint64) uint64 {
 	x = ((x&0x000000FF000000FF)*(100+1000000<<32) + (x>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
 	return x
 }
+
+// Layout is what the tokenizer's errors need to know of a text format.
+type Layout struct {
+	Prefix   string   // reason-code prefix, e.g. "alb"
+	Names    []string // the documented field names, in line order
+	Min      int      // how many fields every line has
+	Brackets bool     // fields may be "[…]" (S3 server access logs)
+}
+
+// Split cuts s into f as Split does and returns the offset of the unread
+// rest, or the Permanent error "<prefix>_bad_quoting" (a quoted or
+// bracketed field is not closed) or "<prefix>_field_count" (fewer than Min
+// fields). len(f) must not exceed len(Names).
+func (l *Layout) Split(s string, f []string) (rest int, err error) {
+	n, rest, bad := Split(s, f, l.Brackets)
+	if bad >= 0 {
+		what := "quoted"
+		if l.Brackets {
+			what = "quoted or bracketed"
+		}
+		return 0, stream.Permanentf(l.Prefix+"_bad_quoting", "field %d (%s): unterminated %s field", bad+1, l.Names[bad], what)
+	}
+	if n < l.Min {
+		return 0, stream.Permanentf(l.Prefix+"_field_count", "%d fields, want at least %d", n, l.Min)
+	}
+	return rest, nil
+}

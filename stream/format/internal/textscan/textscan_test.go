@@ -253,52 +253,47 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// refSplit is the straightforward tokenizer the parsers used before Fields
-// (one IndexSpace per field), kept as the reference for FuzzParse.
+// refSplit is Split written the plainest way, byte by byte, as the
+// reference for FuzzParse.
 func refSplit(s string, f []string, brackets bool) (n, rest, bad int) {
 	i := 0
 	for n < len(f) && i < len(s) {
-		if brackets && s[i] == '[' {
-			k := strings.IndexByte(s[i:], ']')
-			j := i + k + 1
-			if k < 0 || j < len(s) && s[j] != ' ' {
+		var closer byte
+		if s[i] == '"' {
+			closer = '"'
+		} else if brackets && s[i] == '[' {
+			closer = ']'
+		}
+		if closer == 0 {
+			j := i
+			for j < len(s) && s[j] != ' ' {
+				j++
+			}
+			f[n], n, i = s[i:j], n+1, j+1
+			continue
+		}
+		for j := i + 1; ; j++ {
+			if j == len(s) {
 				f[n] = s[i+1:]
 				return n + 1, len(s), n
 			}
-			f[n] = s[i+1 : j-1]
-			n++
-			i = j + 1
-			continue
-		}
-		if s[i] != '"' {
-			j := strings.IndexByte(s[i:], ' ')
-			if j < 0 {
-				j = len(s)
-			} else {
-				j += i
-			}
-			f[n] = s[i:j]
-			n++
-			i = j + 1
-			continue
-		}
-		j := i + 1
-		for {
-			k := strings.IndexByte(s[j:], '"')
-			if k < 0 {
-				f[n] = s[i+1:]
-				return n + 1, len(s), n
-			}
-			q := j + k
-			j = q + 1
-			if s[q-1] == '\\' && escaped(s, i+1, q) {
+			if s[j] != closer {
 				continue
 			}
-			if j == len(s) || s[j] == ' ' {
-				f[n] = s[i+1 : q]
-				n++
-				i = j + 1
+			backslashes := 0
+			for k := j - 1; closer == '"' && k > i && s[k] == '\\'; k-- {
+				backslashes++
+			}
+			if backslashes%2 == 1 {
+				continue
+			}
+			if j+1 == len(s) || s[j+1] == ' ' {
+				f[n], n, i = s[i+1:j], n+1, j+2
 				break
+			}
+			if closer == ']' {
+				f[n] = s[i+1:]
+				return n + 1, len(s), n
 			}
 		}
 	}
