@@ -142,7 +142,9 @@ func TestIntegrationIngestUnderEmulator(t *testing.T) {
 	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(streamName), ShardCount: aws.Int32(2)}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { kc.DeleteStream(context.Background(), &kinesis.DeleteStreamInput{StreamName: aws.String(streamName)}) })
+	t.Cleanup(func() {
+		kc.DeleteStream(context.Background(), &kinesis.DeleteStreamInput{StreamName: aws.String(streamName)})
+	})
 	if err := kinesis.NewStreamExistsWaiter(kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(streamName)}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
