@@ -47,6 +47,7 @@ func cmdConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		intelDemo, leaseStealing                           bool
 		flushRecords, maxGap, maxRecords                   int
 		flushInterval, shutdownTimeout, failover, idleTime time.Duration
+		enrichReload                                       time.Duration
 	)
 	fs.StringVar(&streamName, "stream", "", "Kinesis stream name (required)")
 	fs.StringVar(&app, "app", "", "KCL application name; names the lease table (required)")
@@ -75,6 +76,7 @@ func cmdConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&geoip, "geoip", "", "GeoIP city or country database (MaxMind DB format), path or s3://")
 	fs.StringVar(&asn, "asn", "", "ASN database (MaxMind DB format), path or s3://")
 	fs.Var(&intel, "intel", "threat-intel feed PATH[#format=csv&column=ip&feed=name…] (repeatable)")
+	fs.DurationVar(&enrichReload, "enrich-reload", 0, "poll local GeoIP/ASN databases and intel files at this interval and swap them in when replaced (mv a complete file over them); 0: from config (enrich_reload), off by default")
 	fs.Var(&rules, "rules", "directory of Sigma rules, loaded besides the built-ins (repeatable)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -105,6 +107,9 @@ func cmdConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	set(&cfg.Out, out)
 	set(&cfg.GeoIP, geoip)
 	set(&cfg.ASN, asn)
+	if enrichReload != 0 {
+		cfg.EnrichReload = enrichReload
+	}
 	if cfg.DLQ == "" {
 		cfg.DLQ = "gannet-dlq"
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	// IntelDemo adds the embedded demo threat-intel feed (the indicators
 	// `gannet gen --attacks` uses).
 	IntelDemo bool `yaml:"intel_demo" env:"GANNET_INTEL_DEMO"`
+	// EnrichReload, when positive, polls local GeoIP/ASN databases and intel
+	// files at this interval and swaps them in when replaced (long-running
+	// consumers); 0 never reloads. Same variable as enrich.EnvReload.
+	EnrichReload time.Duration `yaml:"enrich_reload" env:"GANNET_ENRICH_RELOAD"`
 	// Rules lists Sigma rule directories loaded besides the built-in rules.
 	Rules []string `yaml:"rules" env:"GANNET_RULES"`
 	// NoBuiltinRules leaves the built-in rules out.
@@ -277,6 +281,9 @@ func (c *Config) Validate() error {
 	case "zstd", "snappy", "none":
 	default:
 		errs = append(errs, fmt.Errorf("config: lake_codec = %q: want zstd, snappy or none", c.LakeCodec))
+	}
+	if c.EnrichReload < 0 {
+		errs = append(errs, fmt.Errorf("config: enrich_reload = %s: want 0 (off) or a positive duration such as 60s", c.EnrichReload))
 	}
 	if c.DeadlineMargin < 0 {
 		errs = append(errs, fmt.Errorf("config: deadline_margin = %s: want a positive duration", c.DeadlineMargin))

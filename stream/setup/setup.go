@@ -169,7 +169,8 @@ func Build(ctx context.Context, cfg config.Config, o Options) (_ *Built, err err
 	}
 
 	eo := enrich.Options{GeoIPPath: cfg.GeoIP, ASNPath: cfg.ASN, IntelPaths: cfg.Intel, DemoIntel: cfg.IntelDemo,
-		Logf: func(format string, args ...any) { o.Logger.Warn(fmt.Sprintf(format, args...)) }}
+		Reload: cfg.EnrichReload,
+		Logf:   func(format string, args ...any) { o.Logger.Warn(fmt.Sprintf(format, args...)) }}
 	var enricher stream.Enricher
 	if eo.GeoIPPath != "" || eo.ASNPath != "" || len(eo.IntelPaths) > 0 || eo.DemoIntel {
 		if b.Enricher, err = enrich.New(ctx, eo); err != nil {
