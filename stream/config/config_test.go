@@ -94,3 +94,13 @@ func TestDefaultsAreValid(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEnrichReload(t *testing.T) {
+	c, err := Load("", envMap(map[string]string{"GANNET_ENRICH_RELOAD": "30s"}))
+	if err != nil || c.EnrichReload != 30*time.Second {
+		t.Fatalf("reload = %s, %v", c.EnrichReload, err)
+	}
+	if _, err := Load("", envMap(map[string]string{"GANNET_ENRICH_RELOAD": "-1s"})); err == nil || !strings.Contains(err.Error(), "enrich_reload") {
+		t.Fatalf("negative reload: %v", err)
+	}
+}
