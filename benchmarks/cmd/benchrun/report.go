@@ -88,7 +88,7 @@ type report struct {
 	Peers           []peerRun
 	RSS             []RSSResult
 	Light, Heavy    BatchCPUResult
-	ColdStart       map[string]any
+	ColdStarts      []map[string]any
 	ColdStartErr    string
 	Errors          []string
 	SVG             string
@@ -160,6 +160,10 @@ func cmdReport(args []string) error {
 		rep.PeerInputBytes = fi.Size()
 		one := []string{"GOMAXPROCS=1"}
 		run := func(system, note, outDir string, name string, args ...string) {
+			countDir := outDir
+			if strings.HasPrefix(system, "Gannet") {
+				countDir = filepath.Join(outDir, "cloudtrail") // the event table, not alerts
+			}
 			_ = os.RemoveAll(outDir)
 			_ = os.MkdirAll(outDir, 0o755)
 			pr := peerRun{System: system, Note: note}
@@ -170,7 +174,7 @@ func cmdReport(args []string) error {
 				fail(system, err)
 			} else {
 				pr.Bytes, pr.Files, _ = dirBytes(outDir)
-				if pr.Rows, err = countParquetRows(outDir); err != nil {
+				if pr.Rows, err = countParquetRows(countDir); err != nil {
 					pr.Err = "row count: " + firstLine(err.Error())
 				}
 			}
@@ -228,23 +232,31 @@ func cmdReport(args []string) error {
 		fail("batchcpu heavy", err)
 	}
 
-	// Cold start under the emulator.
+	// Cold start under the emulator: GeoIP databases checked in full on
+	// open (the default) and quickly (GANNET_GEOIP_CHECK=quick).
 	if *coldstarts > 0 {
-		step("ingest cold starts under aws-lambda-rie")
-		csOut := filepath.Join(*work, "coldstart.json")
-		_ = os.Remove(csOut)
-		cmd := exec.Command("go", "test", "-count=1", "-run", "^TestColdStart$", "-v", "./benchmarks/coldstart")
-		cmd.Env = append(os.Environ(), "GANNET_BENCH_COLDSTART_OUT="+csOut, "GANNET_BENCH_COLDSTARTS="+strconv.Itoa(*coldstarts))
-		b, err := cmd.CombinedOutput()
-		_ = os.WriteFile(filepath.Join(*work, "coldstart.log"), b, 0o644)
-		if jb, rerr := os.ReadFile(csOut); rerr == nil {
-			_ = json.Unmarshal(jb, &rep.ColdStart)
-		} else {
-			rep.ColdStartErr = "not measured: " + firstLine(lastLines(string(b), 3))
-			if err != nil {
-				rep.ColdStartErr += " (" + err.Error() + ")"
+		for _, check := range []string{"full", "quick"} {
+			step("ingest cold starts under aws-lambda-rie, GeoIP check " + check)
+			csOut := filepath.Join(*work, "coldstart-"+check+".json")
+			_ = os.Remove(csOut)
+			cmd := exec.Command("go", "test", "-count=1", "-run", "^TestColdStart$", "-v", "./benchmarks/coldstart")
+			cmd.Env = append(os.Environ(), "GANNET_BENCH_COLDSTART_OUT="+csOut, "GANNET_BENCH_COLDSTARTS="+strconv.Itoa(*coldstarts),
+				"GANNET_GEOIP_CHECK="+check)
+			b, err := cmd.CombinedOutput()
+			_ = os.WriteFile(filepath.Join(*work, "coldstart-"+check+".log"), b, 0o644)
+			var m map[string]any
+			if jb, rerr := os.ReadFile(csOut); rerr == nil && json.Unmarshal(jb, &m) == nil {
+				m["check"] = check
+				rep.ColdStarts = append(rep.ColdStarts, m)
+			} else {
+				rep.ColdStartErr = "not measured: " + firstLine(lastLines(string(b), 3))
+				if err != nil {
+					rep.ColdStartErr += " (" + err.Error() + ")"
+				}
 			}
 		}
+	} else {
+		rep.ColdStartErr = "not measured (coldstarts 0)"
 	}
 
 	rep.End, rep.LoadEnd = time.Now(), loadAvg()
@@ -399,7 +411,7 @@ func writeReport(w io.Writer, rep *report) {
 		}
 		p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", f, cum[0], cum[1]-cum[0], cum[2]-cum[1], cum[3]-cum[2], cum[4]-cum[3], cum[4], kfmt(1e6/cum[4]))
 	}
-	p("\n")
+	p("\nReading it: every batch is flushed, as the ingest Lambda acknowledges per invocation, so each batch becomes new Parquet files (one per table and hour partition) — at 100 or 1,000 records the per-file cost (column writers, ZSTD contexts, footer) dominates, which is why batch 10,000 is faster per record. Generated GuardDuty findings span many hours, so each of its batches writes dozens of small files. ES encode is the cost of the bulk body alone (no network).\n\n")
 
 	writePeers(w, rep)
 	writeLambda(w, rep)
@@ -442,15 +454,14 @@ func writeGoals(w io.Writer, rep *report) {
 	if bestF != "" {
 		gs = append(gs, goal{"ALB or VPC-flow lines, per core", "≥ 1 M lines/s", kfmt(best) + " lines/CPU-s (" + bestF + ", batch 1,000)", verdict(best >= 1e6)})
 	}
-	if rep.ColdStart != nil {
-		if v, ok := rep.ColdStart["median_init_ms"].(float64); ok {
-			cpu, _ := rep.ColdStart["median_init_cpu_ms"].(float64)
-			gs = append(gs, goal{"ingest init (all rules + GeoIP)", "≤ 50 ms", fmt.Sprintf("%.0f ms median wall (%.0f ms CPU)", v, cpu), verdict(v <= 50)})
+	for _, cs := range rep.ColdStarts {
+		gs = append(gs, goal{"ingest init (all rules + GeoIP), GeoIP check " + fmt.Sprint(cs["check"]), "≤ 50 ms",
+			fmt.Sprintf("%.0f ms median wall (%.0f ms CPU)", num(cs["median_init_ms"]), num(cs["median_init_cpu_ms"])), verdict(num(cs["median_init_ms"]) <= 50)})
+		if v := num(cs["peak_rss"]); v > 0 {
+			gs = append(gs, goal{"ingest peak RSS, 10,000-record ALB batch, GeoIP check " + fmt.Sprint(cs["check"]), "≤ 128 MiB", mib(int64(v)) + " (Lambda under the emulator)", verdict(v <= 128<<20)})
 		}
-		if v, ok := rep.ColdStart["peak_rss"].(float64); ok && v > 0 {
-			gs = append(gs, goal{"ingest peak RSS, 10,000-record ALB batch", "≤ 128 MiB", mib(int64(v)) + " (Lambda under the emulator)", verdict(v <= 128<<20)})
-		}
-	} else {
+	}
+	if len(rep.ColdStarts) == 0 {
 		gs = append(gs, goal{"ingest init (all rules + GeoIP)", "≤ 50 ms", rep.ColdStartErr, "not measured"})
 	}
 	for _, r := range rep.RSS {
@@ -463,7 +474,11 @@ func writeGoals(w io.Writer, rep *report) {
 		w := cost.Workload{RequestsPerMinute: 200, EntriesPerRequest: rep.Heavy.Entries}
 		c := cost.Best(w, cost.ARM64, rep.Heavy.MedianCPU, need)
 		ec2 := cost.InstancesMonthly(cost.ARM64)
-		gs = append(gs, goal{"paper's heavy case on Lambda arm64", "< 2×m5.large ($138.24/month)", fmt.Sprintf("$%.2f/month at %d MB", c.Monthly, c.MemoryMB), verdict(c.Monthly < ec2)})
+		name := "paper's heavy case on Lambda arm64"
+		if rep.Heavy.Entries != 300000 {
+			name += fmt.Sprintf(" (this run: %s entries per request, not the paper's 300,000)", commas(int64(rep.Heavy.Entries)))
+		}
+		gs = append(gs, goal{name, "< 2×m5.large ($138.24/month)", fmt.Sprintf("$%.2f/month at %d MB", c.Monthly, c.MemoryMB), verdict(c.Monthly < ec2)})
 	}
 	fmt.Fprintf(w, "## Goals and where Gannet stands\n\n| goal | target | measured | |\n|---|---|---|---|\n")
 	for _, g := range gs {
@@ -499,6 +514,13 @@ func writePeers(w io.Writer, rep *report) {
 	p("\nGannet's lake writes its full CloudTrail table (ECS fields, lineage, event id, the native record), more columns than the 16 the peer and the baseline write, so \"same work\" is, if anything, more work for Gannet.\n\n")
 }
 
+func heavyPaper(entries int) string {
+	if entries == 300000 {
+		return "$2,162.16 (60 s)"
+	}
+	return "— (the paper's case is 300,000)"
+}
+
 // commas formats n with thousands separators.
 func commas(n int64) string {
 	s := strconv.FormatInt(n, 10)
@@ -515,12 +537,12 @@ func needMB(peak int64) int {
 func writeLambda(w io.Writer, rep *report) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p("## Cold start and memory\n\n")
-	if rep.ColdStart == nil {
+	if len(rep.ColdStarts) == 0 {
 		p("Cold start: %s.\n\n", rep.ColdStartErr)
-	} else {
-		cs := rep.ColdStart
-		p("`lambdas/ingest` built as `bootstrap` (%.0f MB) and started under aws-lambda-rie by `deploy/local/stacktest.RunLambda`, %v times; configuration from the environment as in AWS: built-in rules + the SigmaHQ corpus, GeoIP: %v, demo intel, lake and dead letters to local directories.\n\n",
-			num(cs["bootstrap_bytes"])/1e6, cs["starts"], cs["geoip"])
+	}
+	for _, cs := range rep.ColdStarts {
+		p("**GeoIP check %v.** `lambdas/ingest` built as `bootstrap` (%.0f MB) and started under aws-lambda-rie by `deploy/local/stacktest.RunLambda`, %v times; configuration from the environment as in AWS: built-in rules + the SigmaHQ corpus, GeoIP: %v (GANNET_GEOIP_CHECK=%v), demo intel, lake and dead letters to local directories.\n\n",
+			cs["check"], num(cs["bootstrap_bytes"])/1e6, cs["starts"], cs["geoip"], cs["check"])
 		p("| | median | each start |\n|---|---:|---|\n")
 		p("| init duration (emulator INIT REPORT), wall | %.0f ms | %v |\n", num(cs["median_init_ms"]), cs["init_ms"])
 		p("| pipeline build inside init (coldstart took_ms), wall | %.0f ms | %v |\n", num(cs["median_build_ms"]), cs["build_ms"])
@@ -528,10 +550,11 @@ func writeLambda(w io.Writer, rep *report) {
 		if e, _ := cs["error"].(string); e != "" {
 			p("The 10,000-record batch could not be measured under the emulator: %s\n\n", e)
 		} else {
-			p("10,000-record ALB batch (%.1f MB of log lines, sent as 10 gzip-compressed Kinesis records, %.1f MB invocation payload): handler peak RSS (VmHWM) **%s**, %s after init; the emulator's duration for the batch %.0f ms (wall).\n\n",
+			p("10,000-record ALB batch (%.1f MB of log lines, sent as 10 gzip-compressed Kinesis records, %.1f MB invocation payload; sent raw it would exceed the 6 MB payload limit): handler peak RSS (VmHWM) **%s**, %s after init; the emulator's duration for the batch %.0f ms (wall).\n\n",
 				num(cs["batch_bytes"])/1e6, num(cs["payload_bytes"])/1e6, mib(int64(num(cs["peak_rss"]))), mib(int64(num(cs["rss_after_init"]))), num(cs["batch_wall_ms"]))
 		}
 	}
+	p("A full check reads every page of the GeoIP databases at open (CPU, and the pages count in RSS: mmap'd file pages are resident); a quick check reads the metadata only.\n\n")
 	if len(rep.RSS) > 0 {
 		p("In-process, fresh process per case (`benchrun rss`: generated GeoIP, full hot path, one batch):\n\n| batch | size | RSS after setup (rules, GeoIP, input) | peak RSS |\n|---|---:|---:|---:|\n")
 		for _, r := range rep.RSS {
@@ -569,7 +592,7 @@ func writeCost(w io.Writer, rep *report) {
 		w     cost.Workload
 		r     BatchCPUResult
 		paper string
-	}{{"5,000 entries", light, rep.Light, "$37.74 (1 s)"}, {commas(int64(rep.Heavy.Entries)) + " entries", cost.Workload{RequestsPerMinute: 200, EntriesPerRequest: rep.Heavy.Entries}, rep.Heavy, "$2,162.16 (60 s)"}} {
+	}{{"5,000 entries", light, rep.Light, "$37.74 (1 s)"}, {commas(int64(rep.Heavy.Entries)) + " entries", cost.Workload{RequestsPerMinute: 200, EntriesPerRequest: rep.Heavy.Entries}, rep.Heavy, heavyPaper(rep.Heavy.Entries)}} {
 		need := needMB(c.r.PeakRSS)
 		at := cost.At(c.w, cost.X86, c.r.MedianCPU, need, 256)
 		atS := fmt.Sprintf("$%.2f (%s)", at.Monthly, at.Duration.Round(time.Millisecond))
