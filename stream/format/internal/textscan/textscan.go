@@ -26,11 +26,15 @@ type Arena[R any] struct {
 	// ChunkBytes is the size of a string chunk (DefaultChunkBytes when 0).
 	// Strings longer than a quarter of it get their own allocation.
 	ChunkBytes int
+	// ChunkRecords is how many records a record chunk holds
+	// (DefaultChunkRecords when 0).
+	ChunkRecords int
 }
 
 const (
-	// ChunkRecords is how many records one record chunk holds.
-	ChunkRecords = 64
+	// DefaultChunkRecords is how many records a record chunk holds by
+	// default.
+	DefaultChunkRecords = 64
 	// DefaultChunkBytes is the default size of a string chunk.
 	DefaultChunkBytes = 32 << 10
 )
@@ -38,7 +42,11 @@ const (
 // Record returns a zeroed record that nothing else refers to.
 func (a *Arena[R]) Record() *R {
 	if len(a.recs) == 0 {
-		a.recs = make([]R, ChunkRecords)
+		n := a.ChunkRecords
+		if n <= 0 {
+			n = DefaultChunkRecords
+		}
+		a.recs = make([]R, n)
 	}
 	r := &a.recs[0]
 	a.recs = a.recs[1:]

@@ -143,7 +143,7 @@ func TestArena(t *testing.T) {
 	a.ChunkBytes = 64
 	seen := map[*[2]string]bool{}
 	var strs []string
-	for i := 0; i < 3*ChunkRecords; i++ {
+	for i := 0; i < 3*DefaultChunkRecords; i++ {
 		r := a.Record()
 		if seen[r] || *r != ([2]string{}) {
 			t.Fatal("record reused or not zero")
