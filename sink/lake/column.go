@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net/netip"
+	"slices"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -152,6 +154,10 @@ type colBuf struct {
 	data []byte
 	offs []int32
 	list bool // StringList: no value slot for a null list
+	// lead counts the row group's leading nulls not yet in def (and rep or
+	// idx): a column that stays empty costs one increment per row and is
+	// written from shared zero levels.
+	lead int
 
 	dictCol bool     // the column asks for dictionary encoding
 	dict    bool     // values are being dictionary-encoded in this row group
@@ -185,6 +191,7 @@ func newColBuf(c Column) colBuf {
 func (b *colBuf) reset() {
 	b.def, b.rep, b.i64, b.i32, b.f64, b.bl = b.def[:0], b.rep[:0], b.i64[:0], b.i32[:0], b.f64[:0], b.bl[:0]
 	b.data, b.offs = b.data[:0], b.offs[:1]
+	b.lead = 0
 	if b.dictCol {
 		b.dict = true
 		clear(b.dtab)
@@ -200,12 +207,65 @@ func (b *colBuf) size() int {
 
 // null appends a null value.
 func (b *colBuf) null() {
+	if len(b.def) == 0 {
+		b.lead++
+		return
+	}
 	b.def = append(b.def, 0)
 	if b.list {
 		b.rep = append(b.rep, 0)
 	} else if b.dict {
 		b.idx = append(b.idx, 0) // a slot for the null
 	}
+}
+
+// level appends the definition level d of a value (or of an empty list),
+// first materializing the leading nulls.
+func (b *colBuf) level(d int16) {
+	if b.lead != 0 {
+		b.spill()
+	}
+	b.def = append(b.def, d)
+}
+
+// spill writes the leading nulls counted in lead into the level (and
+// dictionary index) slices.
+func (b *colBuf) spill() {
+	n := b.lead
+	b.lead = 0
+	b.def = append(b.def, zeroLevels(n)...)
+	if b.list {
+		b.rep = append(b.rep, zeroLevels(n)...)
+	} else if b.dict {
+		b.idx = slices.Grow(b.idx, n)[:len(b.idx)+n]
+		clear(b.idx[len(b.idx)-n:])
+	}
+}
+
+// levels returns the definition levels (and repetition levels for lists) of
+// the row group, the leading nulls included.
+func (b *colBuf) levels() (def, rep []int16) {
+	if b.lead != 0 { // nothing but nulls
+		z := zeroLevels(b.lead)
+		if b.list {
+			return z, z
+		}
+		return z, nil
+	}
+	return b.def, b.rep
+}
+
+var zeros atomic.Pointer[[]int16]
+
+// zeroLevels returns n zero levels; callers must not modify them.
+func zeroLevels(n int) []int16 {
+	z := zeros.Load()
+	if z == nil || len(*z) < n {
+		s := make([]int16, max(n, 1<<17))
+		zeros.Store(&s)
+		return s[:n]
+	}
+	return (*z)[:n]
 }
 
 // value appends the byte-array value p (def level already appended).
@@ -303,7 +363,7 @@ func (b *colBuf) str(s string) {
 		b.null()
 		return
 	}
-	b.def = append(b.def, 1)
+	b.level(1)
 	b.value(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
@@ -313,7 +373,7 @@ func (b *colBuf) bytes(p []byte) {
 		b.null()
 		return
 	}
-	b.def = append(b.def, 1)
+	b.level(1)
 	b.value(p)
 }
 
@@ -324,7 +384,7 @@ func (b *colBuf) id(id stream.EventID) {
 		return
 	}
 	b.scratch = id.AppendHex(b.scratch[:0])
-	b.def = append(b.def, 1)
+	b.level(1)
 	b.value(b.scratch)
 }
 
@@ -335,7 +395,7 @@ func (b *colBuf) ip(a netip.Addr) {
 		return
 	}
 	b.scratch = a.AppendTo(b.scratch[:0])
-	b.def = append(b.def, 1)
+	b.level(1)
 	b.value(b.scratch)
 }
 
@@ -347,7 +407,7 @@ func (b *colBuf) strList(ss []string) {
 		return
 	}
 	for i, s := range ss {
-		b.def = append(b.def, 2)
+		b.level(2)
 		if i == 0 {
 			b.rep = append(b.rep, 0)
 		} else {
@@ -364,7 +424,7 @@ func (b *colBuf) idList(evs []stream.AlertEvent) {
 		return
 	}
 	for i := range evs {
-		b.def = append(b.def, 2)
+		b.level(2)
 		if i == 0 {
 			b.rep = append(b.rep, 0)
 		} else {
@@ -378,10 +438,10 @@ func (b *colBuf) idList(evs []stream.AlertEvent) {
 // i64v appends v; ok false stores null.
 func (b *colBuf) i64v(v int64, ok bool) {
 	if !ok {
-		b.def = append(b.def, 0)
+		b.null()
 		return
 	}
-	b.def = append(b.def, 1)
+	b.level(1)
 	b.i64 = append(b.i64, v)
 }
 
@@ -391,10 +451,10 @@ func (b *colBuf) nz64(v int64) { b.i64v(v, v != 0) }
 // i32v appends v; ok false stores null.
 func (b *colBuf) i32v(v int32, ok bool) {
 	if !ok {
-		b.def = append(b.def, 0)
+		b.null()
 		return
 	}
-	b.def = append(b.def, 1)
+	b.level(1)
 	b.i32 = append(b.i32, v)
 }
 
@@ -404,29 +464,29 @@ func (b *colBuf) nz32(v int32) { b.i32v(v, v != 0) }
 // f64v appends v; ok false stores null.
 func (b *colBuf) f64v(v float64, ok bool) {
 	if !ok {
-		b.def = append(b.def, 0)
+		b.null()
 		return
 	}
-	b.def = append(b.def, 1)
+	b.level(1)
 	b.f64 = append(b.f64, v)
 }
 
 // boolv appends v; ok false stores null.
 func (b *colBuf) boolv(v, ok bool) {
 	if !ok {
-		b.def = append(b.def, 0)
+		b.null()
 		return
 	}
-	b.def = append(b.def, 1)
+	b.level(1)
 	b.bl = append(b.bl, v)
 }
 
 // ts appends t in milliseconds since the epoch, or null when t is zero.
 func (b *colBuf) ts(t time.Time) {
 	if t.IsZero() {
-		b.def = append(b.def, 0)
+		b.null()
 		return
 	}
-	b.def = append(b.def, 1)
+	b.level(1)
 	b.i64 = append(b.i64, t.UnixMilli())
 }

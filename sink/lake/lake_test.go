@@ -54,9 +54,10 @@ func decodeBuf(b *colBuf, typ Type) []any {
 	var out []any
 	v := 0
 	str := func() string { s := string(b.data[b.offs[v]:b.offs[v+1]]); v++; return s }
-	for j, d := range b.def {
+	def, rep := b.levels()
+	for j, d := range def {
 		if typ == StringList {
-			if b.rep[j] == 0 {
+			if rep[j] == 0 {
 				if d == 0 {
 					out = append(out, nil)
 					continue

@@ -33,13 +33,13 @@ func (s *readScratch) init() {
 func (b *colBuf) appendLevel(def, rep, maxDef int16, val func()) {
 	switch {
 	case def == maxDef:
-		b.def = append(b.def, def)
+		b.level(def)
 		if b.list {
 			b.rep = append(b.rep, rep)
 		}
 		val()
 	case b.list && def > 0: // an empty list
-		b.def = append(b.def, def)
+		b.level(def)
 		b.rep = append(b.rep, rep)
 	default:
 		b.null()

@@ -217,9 +217,9 @@ func (f *pqFile) writeRowGroup(ctx context.Context, bufs []colBuf) (err error) {
 }
 
 func writeColumn(cw file.ColumnChunkWriter, b *colBuf) error {
-	var rep []int16
-	if cw.Descr().MaxRepetitionLevel() > 0 {
-		rep = b.rep
+	def, rep := b.levels()
+	if cw.Descr().MaxRepetitionLevel() == 0 {
+		rep = nil
 	}
 	var err error
 	switch w := cw.(type) {
@@ -236,15 +236,15 @@ func writeColumn(cw file.ColumnChunkWriter, b *colBuf) error {
 				w.FallbackToPlain()
 			}
 		}
-		_, err = w.WriteBatchArrow(b.data, b.offs, b.def, rep)
+		_, err = w.WriteBatchArrow(b.data, b.offs, def, rep)
 	case *file.Int64ColumnChunkWriter:
-		_, err = w.WriteBatch(b.i64, b.def, rep)
+		_, err = w.WriteBatch(b.i64, def, rep)
 	case *file.Int32ColumnChunkWriter:
-		_, err = w.WriteBatch(b.i32, b.def, rep)
+		_, err = w.WriteBatch(b.i32, def, rep)
 	case *file.Float64ColumnChunkWriter:
-		_, err = w.WriteBatch(b.f64, b.def, rep)
+		_, err = w.WriteBatch(b.f64, def, rep)
 	case *file.BooleanColumnChunkWriter:
-		_, err = w.WriteBatch(b.bl, b.def, rep)
+		_, err = w.WriteBatch(b.bl, def, rep)
 	default:
 		err = fmt.Errorf("unsupported column writer %T", cw)
 	}
