@@ -26,9 +26,6 @@ type Arena[R any] struct {
 	// ChunkBytes is the size of a string chunk (DefaultChunkBytes when 0).
 	// Strings longer than a quarter of it get their own allocation.
 	ChunkBytes int
-	// ChunkRecords is how many records a record chunk holds
-	// (DefaultChunkRecords when 0).
-	ChunkRecords int
 }
 
 const (
@@ -42,11 +39,7 @@ const (
 // Record returns a zeroed record that nothing else refers to.
 func (a *Arena[R]) Record() *R {
 	if len(a.recs) == 0 {
-		n := a.ChunkRecords
-		if n <= 0 {
-			n = DefaultChunkRecords
-		}
-		a.recs = make([]R, n)
+		a.recs = make([]R, DefaultChunkRecords)
 	}
 	r := &a.recs[0]
 	a.recs = a.recs[1:]
