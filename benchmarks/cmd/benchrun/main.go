@@ -13,7 +13,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchrun report|gen|gannet-file|rss|batchcpu|cost [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchrun report|gen|gannet-file|rss|batchcpu|init|cost [flags]")
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
@@ -23,6 +23,7 @@ func main() {
 		"rss":         cmdRSS,
 		"batchcpu":    cmdBatchCPU,
 		"cost":        cmdCost,
+		"init":        cmdInit,
 	}
 	c := cmds[os.Args[1]]
 	if c == nil {

