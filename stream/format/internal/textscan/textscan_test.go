@@ -200,9 +200,10 @@ func FuzzParse(f *testing.F) {
 		}
 		{
 			v, ok := ParseFloat(s)
-			w, wok := refParseFloat(s)
-			if ok != wok || v != w || math.Signbit(v) != math.Signbit(w) {
-				t.Fatalf("ParseFloat(%q) = %v, %v; before: %v, %v", s, v, ok, w, wok)
+			w, err := strconv.ParseFloat(s, 64)
+			wok := err == nil && !math.IsNaN(w) && !math.IsInf(w, 0)
+			if ok != wok || ok && (v != w || math.Signbit(v) != math.Signbit(w)) {
+				t.Fatalf("ParseFloat(%q) = %v, %v; strconv: %v, %v", s, v, ok, w, err)
 			}
 			tm, ok := ParseISOTime(s)
 			wt, wok := refParseISOTime(s)
@@ -359,51 +360,6 @@ func refParseISOTime(s string) (time.Time, bool) {
 	return Civil(y1*100+y2, month, day, hour, minute, sec, nsec)
 }
 
-func refParseFloat(s string) (float64, bool) {
-	t := s
-	neg := false
-	if len(t) > 0 && t[0] == '-' {
-		neg = true
-		t = t[1:]
-	}
-	var m uint64
-	digits, frac := 0, -1
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if c == '.' && frac < 0 {
-			frac = 0
-			continue
-		}
-		if c-'0' > 9 {
-			goto slow
-		}
-		m = m*10 + uint64(c-'0')
-		digits++
-		if frac >= 0 {
-			frac++
-		}
-	}
-	if digits == 0 || digits > 15 || frac == 0 {
-		goto slow
-	}
-	{
-		v := float64(m)
-		if frac > 0 {
-			v /= refPow10[frac]
-		}
-		if neg {
-			v = -v
-		}
-		return v, true
-	}
-slow:
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, false
-	}
-	return v, true
-}
-
 func refSplitURL(u string) (domain, path, query string) {
 	rest := u
 	if k := strings.Index(u, "://"); k > 0 {
@@ -436,5 +392,3 @@ func refD2(s string, i int) (int, bool) {
 	a, b := s[i]-'0', s[i+1]-'0'
 	return int(a)*10 + int(b), a <= 9 && b <= 9
 }
-
-var refPow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
