@@ -50,6 +50,14 @@ type Config struct {
 	// GeoIP / ASN are MaxMind-format databases (path or s3://…).
 	GeoIP string `yaml:"geoip" env:"GANNET_GEOIP"`
 	ASN   string `yaml:"asn" env:"GANNET_ASN"`
+	// GeoIPCheck is how GeoIP databases are checked when opened: full
+	// (every record decoded, seconds for a city database) or quick (metadata
+	// and search tree; pair it with GeoIPSHA256 on Lambda cold starts).
+	GeoIPCheck string `yaml:"geoip_check" env:"GANNET_GEOIP_CHECK"`
+	// GeoIPSHA256 / ASNSHA256 are the expected SHA-256 of the databases
+	// (comma-separated, in the same order).
+	GeoIPSHA256 string `yaml:"geoip_sha256" env:"GANNET_GEOIP_SHA256"`
+	ASNSHA256   string `yaml:"asn_sha256" env:"GANNET_ASN_SHA256"`
 	// Intel lists threat-intel indicator files (comma-separated in the environment).
 	Intel []string `yaml:"intel" env:"GANNET_INTEL"`
 	// IntelDemo adds the embedded demo threat-intel feed (the indicators
@@ -276,6 +284,11 @@ func (c *Config) Validate() error {
 	case "auto", "json", "text":
 	default:
 		errs = append(errs, fmt.Errorf("config: log_format = %q: want auto, json or text", c.LogFormat))
+	}
+	switch c.GeoIPCheck {
+	case "", "full", "quick":
+	default:
+		errs = append(errs, fmt.Errorf("config: geoip_check = %q: want full or quick", c.GeoIPCheck))
 	}
 	switch c.LakeCodec {
 	case "zstd", "snappy", "none":

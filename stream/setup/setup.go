@@ -17,6 +17,7 @@ import (
 
 	"github.com/gannet-sec/gannet/detect"
 	"github.com/gannet-sec/gannet/enrich"
+	"github.com/gannet-sec/gannet/enrich/geoip"
 	"github.com/gannet-sec/gannet/sink/alertout"
 	"github.com/gannet-sec/gannet/sink/alerts"
 	"github.com/gannet-sec/gannet/sink/dlq"
@@ -168,7 +169,12 @@ func Build(ctx context.Context, cfg config.Config, o Options) (_ *Built, err err
 		alertSinks = append(alertSinks, alertout.NewText(o.AlertsTo))
 	}
 
+	check, err := geoip.ParseCheck(cfg.GeoIPCheck)
+	if err != nil {
+		return nil, err
+	}
 	eo := enrich.Options{GeoIPPath: cfg.GeoIP, ASNPath: cfg.ASN, IntelPaths: cfg.Intel, DemoIntel: cfg.IntelDemo,
+		GeoIPSHA256: cfg.GeoIPSHA256, ASNSHA256: cfg.ASNSHA256, Check: check,
 		Reload: cfg.EnrichReload,
 		Logf:   func(format string, args ...any) { o.Logger.Warn(fmt.Sprintf(format, args...)) }}
 	var enricher stream.Enricher
