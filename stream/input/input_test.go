@@ -66,7 +66,7 @@ func TestLinesWithLineageAcrossBatches(t *testing.T) {
 		t.Fatalf("got %d records, %d rejects", len(got), len(rej))
 	}
 	want := []struct {
-		data       string
+		data      string
 		off, line int64
 	}{{"one", 0, 1}, {"two", 5, 2}, {"three", 13, 5}}
 	for i, w := range want {
