@@ -16,33 +16,43 @@ import (
 type zstdPages struct {
 	base compress.Codec
 	mu   sync.Mutex
-	pool map[zstd.EncoderLevel]*sync.Pool
+	free map[zstd.EncoderLevel][]*zstd.Encoder // idle encoders (a sync.Pool would drop them at every GC)
 }
+
+// zstdKeep bounds the idle encoders kept per level.
+const zstdKeep = 8
 
 func init() {
 	base, err := compress.GetCodec(compress.Codecs.Zstd)
 	if err != nil {
 		return
 	}
-	compress.RegisterCodec(compress.Codecs.Zstd, &zstdPages{base: base, pool: map[zstd.EncoderLevel]*sync.Pool{}})
+	compress.RegisterCodec(compress.Codecs.Zstd, &zstdPages{base: base, free: map[zstd.EncoderLevel][]*zstd.Encoder{}})
 }
 
-func (z *zstdPages) encoders(level zstd.EncoderLevel) *sync.Pool {
+func (z *zstdPages) get(level zstd.EncoderLevel) *zstd.Encoder {
 	z.mu.Lock()
-	defer z.mu.Unlock()
-	p := z.pool[level]
-	if p == nil {
-		p = &sync.Pool{New: func() any {
-			enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
-				zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false), zstd.WithAllLitEntropyCompression(true))
-			if err != nil {
-				panic(err)
-			}
-			return enc
-		}}
-		z.pool[level] = p
+	if f := z.free[level]; len(f) > 0 {
+		enc := f[len(f)-1]
+		z.free[level] = f[:len(f)-1]
+		z.mu.Unlock()
+		return enc
 	}
-	return p
+	z.mu.Unlock()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
+		zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false), zstd.WithAllLitEntropyCompression(true))
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}
+
+func (z *zstdPages) put(level zstd.EncoderLevel, enc *zstd.Encoder) {
+	z.mu.Lock()
+	if len(z.free[level]) < zstdKeep {
+		z.free[level] = append(z.free[level], enc)
+	}
+	z.mu.Unlock()
 }
 
 // Encode compresses src at zstd's default level.
@@ -56,10 +66,9 @@ func (z *zstdPages) EncodeLevel(dst, src []byte, level int) []byte {
 	if level != compress.DefaultCompressionLevel {
 		l = zstd.EncoderLevelFromZstd(level)
 	}
-	p := z.encoders(l)
-	enc := p.Get().(*zstd.Encoder)
+	enc := z.get(l)
 	dst = enc.EncodeAll(src, dst[:0])
-	p.Put(enc)
+	z.put(l, enc)
 	return dst
 }
 
