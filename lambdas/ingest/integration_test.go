@@ -6,14 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +48,7 @@ type esm struct {
 	batchSize int32
 	// counters
 	invocations, retries int
+	tails                int // retries from inside a batch (some of it was done)
 }
 
 func (m *esm) drain(ctx context.Context, shardID string) {
@@ -110,6 +114,7 @@ func (m *esm) drain(ctx context.Context, shardID string) {
 			}
 		} else {
 			stuck = 0
+			m.tails++
 		}
 		pending = pending[k:]
 	}
@@ -121,8 +126,6 @@ func tailOf(s string, n int) string {
 	}
 	return s
 }
-
-var initRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
 
 // TestIntegrationIngestUnderEmulator: 10 000 Kinesis records (CloudTrail and
 // ALB lines, some KPL-aggregated) with a KPL record whose MD5 is wrong in
@@ -214,7 +217,11 @@ func TestIntegrationIngestUnderEmulator(t *testing.T) {
 	dlqDir := t.TempDir()
 	t.Setenv("GANNET_LAKE", "s3://"+bucket+"/lake")
 	t.Setenv("GANNET_DLQ", dlqDir)
-	t.Setenv("GANNET_ES_URL", ep.ESURL)
+	// Elasticsearch through a proxy that answers 503 to every bulk request for 7 s
+	// after the first few succeeded: the invocation then in flight runs out of its
+	// 4 s and reports its unfinished tail, which the harness retries.
+	proxy := flakyES(t, ep.ESURL, 3, 7*time.Second)
+	t.Setenv("GANNET_ES_URL", proxy.URL)
 	t.Setenv("GANNET_OUT", "")
 	t.Setenv("GANNET_DEADLINE_MARGIN", "56s") // of the emulator's 60 s timeout: 4 s of work per invocation
 	t.Setenv("GANNET_LOG_LEVEL", "warn")
@@ -237,12 +244,13 @@ func TestIntegrationIngestUnderEmulator(t *testing.T) {
 		m.drain(ctx, *sh.ShardId)
 	}
 	took := time.Since(start)
-	if m := initRE.FindStringSubmatch(fn.Log()); m != nil {
-		t.Logf("Init Duration: %s ms", m[1])
+	if m := initReportRE.FindStringSubmatch(fn.Log()); m != nil {
+		t.Logf("Init Duration (emulator INIT REPORT): %s ms", m[1])
 	}
-	t.Logf("%d records (%d good events), %d invocations, %d tail retries, %s", len(recs), good, m.invocations, m.retries, took.Round(time.Millisecond))
-	if m.retries == 0 {
-		t.Errorf("no invocation left a tail to retry: the harness's retry path was not exercised")
+	t.Logf("%d records (%d good events), %d invocations, %d retries (%d of a tail), %d bulk requests refused by the proxy, %s",
+		len(recs), good, m.invocations, m.retries, m.tails, proxy.refused.Load(), took.Round(time.Millisecond))
+	if m.tails == 0 {
+		t.Errorf("no invocation left a tail to retry (retries %d): the harness's retry path was not exercised", m.retries)
 	}
 
 	// Elasticsearch: exactly the good events, once each, by event.id (= _id).
@@ -250,7 +258,7 @@ func TestIntegrationIngestUnderEmulator(t *testing.T) {
 	if resp, err := httpc.Post(ep.ESURL+"/gannet-*/_refresh", "application/json", nil); err == nil {
 		resp.Body.Close()
 	}
-	q := fmt.Sprintf(`{"size":0,"track_total_hits":true,"query":{"term":{"gannet.lineage.source":%q}},"aggs":{"ids":{"cardinality":{"field":"event.id","precision_threshold":40000}}}}`, streamARN)
+	q := fmt.Sprintf(`{"size":0,"track_total_hits":true,"query":{"term":{"gannet.lineage.source":%q}},"aggs":{"dups":{"terms":{"field":"event.id","min_doc_count":2,"size":10}}}}`, streamARN)
 	resp, err := httpc.Post(ep.ESURL+"/gannet-*/_search", "application/json", strings.NewReader(q))
 	if err != nil {
 		t.Fatal(err)
@@ -260,13 +268,18 @@ func TestIntegrationIngestUnderEmulator(t *testing.T) {
 			Total struct{ Value int } `json:"total"`
 		} `json:"hits"`
 		Aggs struct {
-			IDs struct{ Value int } `json:"ids"`
+			Dups struct {
+				Buckets []struct {
+					Key   string `json:"key"`
+					Count int    `json:"doc_count"`
+				} `json:"buckets"`
+			} `json:"dups"`
 		} `json:"aggregations"`
 	}
 	json.NewDecoder(resp.Body).Decode(&sr)
 	resp.Body.Close()
-	if sr.Hits.Total.Value != good || sr.Aggs.IDs.Value != good {
-		t.Errorf("Elasticsearch holds %d documents (%d distinct event.id) of this stream, want %d", sr.Hits.Total.Value, sr.Aggs.IDs.Value, good)
+	if sr.Hits.Total.Value != good || len(sr.Aggs.Dups.Buckets) != 0 {
+		t.Errorf("Elasticsearch holds %d documents of this stream, want %d; event ids held more than once: %v", sr.Hits.Total.Value, good, sr.Aggs.Dups.Buckets)
 	}
 
 	// Lake: download the Parquet files and count with DuckDB.
@@ -354,4 +367,38 @@ func repoRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+type esProxy struct {
+	*httptest.Server
+	refused atomic.Int64
+}
+
+// flakyES proxies Elasticsearch and refuses bulk requests with 503 for d
+// after the first ok of them succeeded.
+func flakyES(t *testing.T, target string, ok int64, d time.Duration) *esProxy {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p := &esProxy{}
+	var bulks atomic.Int64
+	var until atomic.Int64
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/_bulk") {
+			n := bulks.Add(1)
+			if n == ok+1 {
+				until.Store(time.Now().Add(d).UnixNano())
+			}
+			if n > ok && time.Now().UnixNano() < until.Load() {
+				p.refused.Add(1)
+				http.Error(w, `{"error":"injected unavailability"}`, http.StatusServiceUnavailable)
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.Close)
+	return p
 }
