@@ -74,7 +74,9 @@ var idRE = regexp.MustCompile(`"event":\{"id":"([0-9a-f]{32})"`)
 // GANNET_LONG_TESTS=1 makes the object 200 MB (uncompressed); the default is 24 MB.
 func TestIntegrationS3EventResumesAcrossInvocations(t *testing.T) {
 	ep := stacktest.Require(t, stacktest.S3, stacktest.Moto)
-	size, deadline := int64(24<<20), 1500*time.Millisecond
+	// 100 ms of work per invocation (deadline minus the 800 ms margin): the
+	// object cannot fit one invocation on any machine this runs on.
+	size, deadline := int64(24<<20), 900*time.Millisecond
 	if os.Getenv("GANNET_LONG_TESTS") == "1" {
 		size, deadline = 200<<20, 4*time.Second
 	}
@@ -202,7 +204,7 @@ func TestIntegrationS3EventResumesAcrossInvocations(t *testing.T) {
 	if dups > 0 || lines != events_ {
 		t.Errorf("%d output lines for %d events, %d ids more than once: finished records were emitted again", lines, events_, dups)
 	}
-	if invocations < 3 {
+	if invocations < 2 {
 		t.Errorf("%d invocations: a short deadline should split the object", invocations)
 	}
 	t.Logf("object: %d events, %.1f MB uncompressed target, %.1f MB gzip; %d invocations with a %s deadline; %s",
