@@ -22,6 +22,7 @@ help:
 	@echo "make bench   hot-path, peer, cold-start, memory and cost figures into benchmarks/REPORT.md"
 	@echo "make fuzz    every fuzz target for longer (FUZZTIME=1m)"
 	@echo "make lint    gofmt, go vet, staticcheck, go mod tidy check"
+	@echo "make chaos   the full fault matrix with its accounting table; make security: govulncheck + gosec; make soak"
 
 build:
 	$(GO) build -o $(BIN)/gannet ./cmd/gannet
@@ -39,7 +40,7 @@ run: build
 	@echo "normalized events: $(OUT)/events.ndjson; Parquet lake: $(OUT)/lake (gannet lake ddl for Athena); summary: $(OUT)/summary.json"
 
 # test: everything CI runs. Integration tests need the local stack (deploy/local).
-test: test-unit fuzz-short deploy-check test-integration
+test: test-unit fuzz-short security deploy-check test-integration
 
 test-unit: vet fmt-check
 	$(GO) test -count=1 -skip '^TestIntegration' ./...
@@ -83,3 +84,4 @@ include enrich/enrich.mk
 include lambdas/lambdas.mk
 include deploy/deploy.mk
 include benchmarks/bench.mk
+include stream/reliability/reliability.mk
