@@ -6,7 +6,7 @@ OUT := out
 DEMO_COUNT ?= 2000
 FORMATS := cloudtrail alb vpcflow waf route53resolver s3access guardduty
 # Pinned tools (installed into bin/ by `make tools`).
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 3s
 # make run geolocates with the DB-IP Lite databases when `make geoip` fetched them.
 comma := ,
