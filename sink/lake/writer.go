@@ -122,7 +122,6 @@ func newEncoder(t Table, enc Encoding) *encoder {
 		parquet.WithBatchSize(4096),
 		parquet.WithCreatedBy("gannet lake (arrow-go v18)"),
 		parquet.WithDictionaryPageSizeLimit(4 * dictMaxBytes), // never reached: colBuf falls back first
-		parquet.WithAllocator(&bufPool{}),
 	}
 	if enc.Codec == ZSTD {
 		opts = append(opts, parquet.WithCompressionLevel(enc.ZstdLevel))
