@@ -279,7 +279,7 @@ func testEvents(nodes []yaml.Node, f stream.Format, parsers *format.Set, path st
 		} else if te.Line != nil {
 			text = *te.Line
 		} else {
-			return nil, fmt.Errorf("event %d: wrapper has neither json: nor line:", i+1)
+			return nil, fmt.Errorf("event %d: the wrapper has neither a json nor a line key", i+1)
 		}
 		every := time.Duration(0)
 		if te.Every != "" {

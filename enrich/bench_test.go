@@ -80,10 +80,8 @@ func dbipCity() string {
 func BenchmarkEnrich(b *testing.B) {
 	city, asn := benchDBs(b)
 	type variant struct {
-		name  string
-		opts  enrich.Options
-		skip  bool
-		extra func(*enrich.Options)
+		name string
+		opts enrich.Options
 	}
 	feed := filepath.Join(b.TempDir(), "feed.txt")
 	os.WriteFile(feed, []byte(gen.AttackerIP+"\n"+gen.ScannerIP+"\n"+gen.BadDomain+"\n198.51.100.0/24\n"), 0o644)

@@ -41,12 +41,10 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 		t.Fatal(err)
 	}
 	p := &faultProxy{rejectItems: map[string]int{}}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	director := rp.Director
-	rp.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Del("Accept-Encoding") // keep responses rewritable
-	}
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u)
+		pr.Out.Header.Del("Accept-Encoding") // keep responses rewritable
+	}}
 	rp.ModifyResponse = p.rewrite
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

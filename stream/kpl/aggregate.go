@@ -140,10 +140,10 @@ func (a *Aggregator) add(pk, ehk string, data []byte) {
 	b := a.recs
 	b = append(b, 3<<3|2)
 	b = binary.AppendUvarint(b, uint64(msg))
-	b = append(b, 1<<3|0)
+	b = append(b, 1<<3) // field 1, wire type 0 (varint)
 	b = binary.AppendUvarint(b, pkIdx)
 	if ehk != "" {
-		b = append(b, 2<<3|0)
+		b = append(b, 2<<3) // field 2, wire type 0 (varint)
 		b = binary.AppendUvarint(b, ehkIdx)
 	}
 	b = appendBytesField(b, 3, data)

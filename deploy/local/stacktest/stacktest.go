@@ -436,7 +436,7 @@ func ElasticAt(t testing.TB, component, rawURL string) *elastic.Client {
 		elastic.SetSniff(false),
 		elastic.SetHealthcheck(false),
 		elastic.SetHttpClient(hc),
-		elastic.SetMaxRetries(2),
+		elastic.SetRetrier(elastic.NewBackoffRetrier(elastic.NewSimpleBackoff(200, 400))), // two retries
 	)
 	if err != nil {
 		t.Fatalf("stacktest: %s client for %s: %v", component, rawURL, err)

@@ -158,18 +158,15 @@ func New(target string) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{target: u, ln: ln, byRule: map[string]int{}, closing: make(chan struct{})}
-	p.rp = httputil.NewSingleHostReverseProxy(u)
-	dir := p.rp.Director
-	p.rp.Director = func(r *http.Request) {
-		host := r.Host
-		dir(r)
-		r.Host = host // keep the signed Host header
-		if IsBulk(r) {
+	p.rp = &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u)
+		pr.Out.Host = pr.In.Host // keep the signed Host header
+		if IsBulk(pr.Out) {
 			// Keep bulk responses rewritable (Elasticsearch signs nothing;
 			// an S3 request may have signed this header).
-			r.Header.Del("Accept-Encoding")
+			pr.Out.Header.Del("Accept-Encoding")
 		}
-	}
+	}}
 	p.rp.ModifyResponse = p.modify
 	p.rp.ErrorLog = nil
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve), ReadHeaderTimeout: 10 * time.Second}
