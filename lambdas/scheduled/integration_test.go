@@ -40,7 +40,11 @@ func TestIntegrationComplianceOpenSecurityGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	vpcID := *vpc.Vpc.VpcId
+	// moto checks group names across VPCs: names unique per run keep reruns
+	// against a long-lived moto independent.
+	suffix := stacktest.UniqueName(t, "sg")
 	mk := func(name string, perms ...ec2types.IpPermission) string {
+		name += "-" + suffix
 		g, err := ec2c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String(name), VpcId: aws.String(vpcID)})
 		if err != nil {
 			t.Fatal(err)
