@@ -112,7 +112,7 @@ func (f *Fetcher) download(ctx context.Context, loc, wantSHA256 string) (string,
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "gannet-enrich")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("dbfile: %w", err)
 	}
 	out, err := f.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})

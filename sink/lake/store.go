@@ -64,7 +64,7 @@ const tmpDir = "_tmp"
 
 // NewDirStore returns a store rooted at dir, creating it if needed.
 func NewDirStore(dir string) (*DirStore, error) {
-	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o750); err != nil {
 		return nil, err
 	}
 	return &DirStore{root: dir}, nil
@@ -122,7 +122,7 @@ func (o *dirObject) Commit(ctx context.Context, key string) error {
 		}
 		o.closed = true
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return err
 	}
 	if err := os.Rename(o.tmp, dst); err != nil {
