@@ -7,29 +7,60 @@ import (
 	"github.com/gannet-sec/gannet/stream"
 )
 
-// nativeStringified lists, per JSON format, the top-level members of the
-// native record that are indexed as one JSON string (a text field) instead
-// of an object: their shape varies per API call / finding type and would
-// otherwise grow the mapping without bound (mapping explosion) and cause
-// type conflicts between events. The `flattened` type would be nicer but is
-// not in every distribution Gannet targets (ES integ-test/OSS builds lack it,
-// OpenSearch calls it flat_object since 2.7 only).
-var nativeStringified = map[stream.Format][]string{
-	stream.FormatCloudTrail: {"requestParameters", "responseElements", "additionalEventData",
-		"serviceEventDetails", "insightDetails", "edgeDeviceDetails", "addendum"},
-	stream.FormatGuardDuty: {"service", "resource", "detail"},
-	stream.FormatWAF: {"ruleGroupList", "rateBasedRuleList", "nonTerminatingMatchingRules",
-		"terminatingRuleMatchDetails", "captchaResponse", "challengeResponse"},
-	stream.FormatRoute53Resolver: {},
+// nativeSpec says, for one JSON format, which members of the native record
+// are indexed as one JSON string each (a text field) instead of an object:
+// their shape varies per API call / finding type and would otherwise grow
+// the mapping without bound (mapping explosion) and cause type conflicts
+// between events. The `flattened` type would be nicer but is not in every
+// distribution Gannet targets (ES integ-test/OSS builds lack it, OpenSearch
+// calls it flat_object since 2.7 only).
+type nativeSpec struct {
+	// stringify names members of this object that become JSON strings.
+	stringify []string
+	// nested names object members whose own members are partly stringified.
+	nested []nestedSpec
 }
+
+type nestedSpec struct {
+	name string
+	spec *nativeSpec
+}
+
+func (s *nativeSpec) sub(name []byte) *nativeSpec {
+	for i := range s.nested {
+		if s.nested[i].name == string(name) {
+			return s.nested[i].spec
+		}
+	}
+	return nil
+}
+
+// guardDutyFinding is the spec of a GuardDuty finding: its resource and
+// service differ per resource and finding type; the rest (type, severity,
+// title, ids, times) stays searchable field by field.
+var guardDutyFinding = &nativeSpec{stringify: []string{"service", "resource"}}
+
+// nativeSpecs holds the spec of each JSON format whose raw record is
+// embedded as aws.<format>; nil for the others.
+var nativeSpecs = func() (t [16]*nativeSpec) {
+	t[stream.FormatCloudTrail] = &nativeSpec{stringify: []string{"requestParameters", "responseElements",
+		"additionalEventData", "serviceEventDetails", "insightDetails", "edgeDeviceDetails", "addendum", "eventContext"}}
+	// An EventBridge envelope carries the finding as detail; a bare
+	// finding (GetFindings, S3 export) has its members at the top.
+	t[stream.FormatGuardDuty] = &nativeSpec{stringify: guardDutyFinding.stringify,
+		nested: []nestedSpec{{"detail", guardDutyFinding}}}
+	t[stream.FormatWAF] = &nativeSpec{stringify: []string{"ruleGroupList", "rateBasedRuleList", "nonTerminatingMatchingRules",
+		"terminatingRuleMatchDetails", "captchaResponse", "challengeResponse"}}
+	t[stream.FormatRoute53Resolver] = &nativeSpec{}
+	return t
+}()
 
 // embedsNative reports whether events of format f carry their raw JSON
 // record as an `aws.<format>` object. Text formats (ALB, VPC flow, S3 access)
-// and generic JSON keep the raw record in `event.original` until their typed
-// records get encoders of their own.
+// get theirs from the typed record (appendTypedNative); generic JSON keeps
+// the raw record in `event.original`.
 func embedsNative(f stream.Format) bool {
-	_, ok := nativeStringified[f]
-	return ok
+	return int(f) < len(nativeSpecs) && nativeSpecs[f] != nil
 }
 
 // Encoder writes Elasticsearch bulk bodies for events and alerts as ECS JSON.
@@ -113,7 +144,7 @@ func (e *Encoder) AppendDocument(dst []byte, ev *stream.Event) []byte {
 	native := false
 	if embedsNative(ev.Format) && len(ev.Raw) > 0 {
 		var ok bool
-		e.native, ok = appendNativeObject(e.native[:0], ev.Raw, nativeStringified[ev.Format], &e.scratch)
+		e.native, ok = appendNativeObject(e.native[:0], ev.Raw, nativeSpecs[ev.Format], &e.scratch)
 		native = ok
 	}
 	if len(ev.Raw) > 0 && (!native || e.Original) {
@@ -163,7 +194,9 @@ func (e *Encoder) AppendDocument(dst []byte, ev *stream.Event) []byte {
 
 	dst, p = open(dst, `"network":`)
 	dst = strField(dst, `"transport":`, ev.NetworkTransport)
-	dst = intField(dst, `"iana_number":`, int64(ev.NetworkIANA))
+	if ev.NetworkIANA != 0 { // a keyword in ECS
+		dst = append(strconv.AppendInt(append(key(dst, `"iana_number":`), '"'), int64(ev.NetworkIANA), 10), '"')
+	}
 	dst = strField(dst, `"direction":`, ev.NetworkDirection)
 	dst = intField(dst, `"bytes":`, ev.NetworkBytes)
 	dst = intField(dst, `"packets":`, ev.NetworkPackets)
@@ -202,6 +235,8 @@ func (e *Encoder) AppendDocument(dst []byte, ev *stream.Event) []byte {
 		dst = append(dst, `":`...)
 		dst = append(dst, e.native...)
 		dst = append(dst, '}')
+	} else {
+		dst, _ = appendTypedNative(dst, ev)
 	}
 	return append(dst, '}')
 }

@@ -90,7 +90,7 @@ func FuzzAppendString(f *testing.F) {
 func TestNativeObjectCompactsAndStringifies(t *testing.T) {
 	raw := []byte("{ \"a\" : 1 ,\n\t\"requestParameters\" : { \"k\" : [1, 2, {\"x\":\"y\\n\"}] },\r\n \"s\":\"t\\u00e9\xff\", \"n\":null, \"e\":-1.5e+3, \"responseElements\": null, \"z\":[]}")
 	var scratch []byte
-	out, ok := appendNativeObject(nil, raw, nativeStringified[stream.FormatCloudTrail], &scratch)
+	out, ok := appendNativeObject(nil, raw, nativeSpecs[stream.FormatCloudTrail], &scratch)
 	if !ok {
 		t.Fatalf("not accepted: %s", out)
 	}
@@ -111,7 +111,7 @@ func FuzzNativeObject(f *testing.F) {
 	f.Add([]byte(`{"a":1e5,"b":-0.0}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var scratch []byte
-		out, ok := appendNativeObject(nil, raw, []string{"requestParameters"}, &scratch)
+		out, ok := appendNativeObject(nil, raw, &nativeSpec{stringify: []string{"requestParameters"}}, &scratch)
 		if ok {
 			if !json.Valid(out) || bytes.ContainsAny(out, "\r\n") {
 				t.Fatalf("accepted %q but wrote %q", raw, out)

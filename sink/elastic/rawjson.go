@@ -236,24 +236,37 @@ func (c *rawCopier) array(dst []byte, depth int) ([]byte, bool) {
 }
 
 // appendNativeObject appends the JSON object raw, compacted and validated,
-// with the top-level members named in stringify turned into JSON strings
-// (their compact JSON text), so that deeply variable parts do not create
-// mappings. scratch is a reusable buffer. ok is false, and dst must be
-// discarded past its original length, when raw is not one JSON object.
-func appendNativeObject(dst, raw []byte, stringify []string, scratch *[]byte) ([]byte, bool) {
+// with the members spec names turned into JSON strings (their compact JSON
+// text), so that deeply variable parts do not create mappings. scratch is a
+// reusable buffer. ok is false, and dst must be discarded past its original
+// length, when raw is not one JSON object.
+func appendNativeObject(dst, raw []byte, spec *nativeSpec, scratch *[]byte) ([]byte, bool) {
+	if spec == nil {
+		spec = &nativeSpec{}
+	}
 	c := rawCopier{src: raw}
 	c.ws()
 	if c.i >= len(raw) || raw[c.i] != '{' {
 		return dst, false
 	}
-	c.i++
+	dst, ok := c.specObject(dst, spec, scratch, 1)
+	if !ok {
+		return dst, false
+	}
+	c.ws()
+	return dst, c.i == len(raw)
+}
+
+// specObject copies the object at c.i like object, stringifying and
+// descending into the members spec names.
+func (c *rawCopier) specObject(dst []byte, spec *nativeSpec, scratch *[]byte, depth int) ([]byte, bool) {
+	raw := c.src
+	c.i++ // '{'
 	dst = append(dst, '{')
 	c.ws()
 	if c.i < len(raw) && raw[c.i] == '}' {
 		c.i++
-		dst = append(dst, '}')
-		c.ws()
-		return dst, c.i == len(raw)
+		return append(dst, '}'), true
 	}
 	for {
 		c.ws()
@@ -273,15 +286,27 @@ func appendNativeObject(dst, raw []byte, stringify []string, scratch *[]byte) ([
 		c.i++
 		dst = append(dst, ':')
 		c.ws()
-		if c.i < len(raw) && raw[c.i] != '"' && raw[c.i] != 'n' && listed(stringify, name) {
-			buf, ok := c.value((*scratch)[:0], 1)
+		if c.i >= len(raw) {
+			return dst, false
+		}
+		switch b := raw[c.i]; {
+		case b != '"' && b != 'n' && listed(spec.stringify, name):
+			buf, ok := c.value((*scratch)[:0], depth)
 			*scratch = buf
 			if !ok {
 				return dst, false
 			}
-			dst = appendBytesString(dst, buf)
-		} else if dst, ok = c.value(dst, 1); !ok {
-			return dst, false
+			dst = append(dst, '"')
+			dst = appendQuotesEscaped(dst, buf)
+			dst = append(dst, '"')
+		case b == '{' && spec.nested != nil && spec.sub(name) != nil:
+			if dst, ok = c.specObject(dst, spec.sub(name), scratch, depth+1); !ok {
+				return dst, false
+			}
+		default:
+			if dst, ok = c.value(dst, depth); !ok {
+				return dst, false
+			}
 		}
 		c.ws()
 		if c.i >= len(raw) {
@@ -293,13 +318,38 @@ func appendNativeObject(dst, raw []byte, stringify []string, scratch *[]byte) ([
 			dst = append(dst, ',')
 		case '}':
 			c.i++
-			dst = append(dst, '}')
-			c.ws()
-			return dst, c.i == len(raw)
+			return append(dst, '}'), true
 		default:
 			return dst, false
 		}
 	}
+}
+
+// appendQuotesEscaped appends b, compact JSON text written by rawCopier, as
+// the body of a JSON string. rawCopier output is valid UTF-8 whose control
+// characters are already escaped, so only '"' and '\\' need a backslash.
+func appendQuotesEscaped(dst, b []byte) []byte {
+	for len(b) > 0 {
+		i := 0
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, s := x^swarQuot, x^swarBsl
+			if ((q-swarLo)&^q|(s-swarLo)&^s)&swarHi != 0 {
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && b[i] != '"' && b[i] != '\\' {
+			i++
+		}
+		dst = append(dst, b[:i]...)
+		if i == len(b) {
+			break
+		}
+		dst = append(dst, '\\', b[i])
+		b = b[i+1:]
+	}
+	return dst
 }
 
 func listed(names []string, name []byte) bool {

@@ -42,24 +42,100 @@ func lineageMapping() m {
 	})
 }
 
+// Mapping types of the native objects.
+var (
+	double   = m{"type": "double"}
+	boolType = m{"type": "boolean"}
+	sec      = obj(m{"sec": double})
+	// Free text whose words matter (URLs, keys, reasons): keyword for exact
+	// match and aggregations, text sub-field for words.
+	kwURL = urlType
+)
+
+// nativeMapping returns the mapping of aws.<f>: explicit properties for the
+// typed objects of the text formats (nothing else is accepted: dynamic
+// false), and for the embedded JSON records the stringified members (text)
+// plus the few known members whose dynamic type could be wrong (GuardDuty's
+// severity is 8 in one finding and 5.3 in the next: dynamically mapped as
+// long, it would lose the fraction).
+func nativeMapping(f stream.Format) m {
+	switch f {
+	case stream.FormatALB:
+		return m{"dynamic": false, "properties": m{
+			"type": kw, "name": kw,
+			"request_processing_time": sec, "backend_processing_time": sec, "response_processing_time": sec,
+			"backend":            obj(m{"http": obj(m{"response": obj(m{"status_code": long})})}),
+			"target_status_code": kw, "target_port": kw,
+			"ssl_cipher": kw, "ssl_protocol": kw,
+			"target_group": obj(m{"arn": kw}), "trace_id": kw, "domain_name": kw, "chosen_cert": obj(m{"arn": kw}),
+			"matched_rule_priority": long, "request_creation_time": date, "action_executed": kw,
+			"redirect_url": kwURL, "classification": kw, "classification_reason": kw, "conn_trace_id": kw,
+			"transformed_host": kw, "transformed_uri": kwURL, "request_transform_status": kw, "extra": kw,
+		}}
+	case stream.FormatVPCFlow:
+		return m{"dynamic": false, "properties": m{
+			"version": long, "account_id": kw, "interface_id": kw, "action": kw, "log_status": kw,
+			"start": date, "end": date, "vpc_id": kw, "subnet_id": kw, "instance_id": kw,
+			"tcp_flags": long, "tcp_flags_array": kw, "type": kw, "pkt_srcaddr": ipType, "pkt_dstaddr": ipType,
+			"az_id": kw, "sublocation_type": kw, "sublocation_id": kw, "pkt_src_service": kw, "pkt_dst_service": kw,
+			"traffic_path":    long,
+			"ecs_cluster_arn": kw, "ecs_cluster_name": kw, "ecs_container_instance_arn": kw, "ecs_container_instance_id": kw,
+			"ecs_container_id": kw, "ecs_second_container_id": kw, "ecs_service_name": kw, "ecs_task_definition_arn": kw,
+			"ecs_task_arn": kw, "ecs_task_id": kw, "reject_reason": kw,
+		}}
+	case stream.FormatS3Access:
+		return m{"dynamic": false, "properties": m{
+			"bucket_owner": kw, "bucket": kw, "requester": kw, "request_id": kw, "operation": kw,
+			"key": kwURL, "request_uri": kwURL, "http_status": long, "error_code": kw,
+			"bytes_sent": long, "object_size": long, "total_time": long, "turn_around_time": long,
+			"referrer": kwURL, "version_id": kw, "host_id": kw, "signature_version": kw, "cipher_suite": kw,
+			"authentication_type": kw, "host_header": kw, "tls_version": kw, "access_point_arn": kw,
+			"acl_required": boolType, "extra": kw,
+		}}
+	}
+	spec := nativeSpecs[f]
+	if spec == nil {
+		return m{"dynamic": false, "properties": m{}}
+	}
+	props := specMapping(spec)
+	if f == stream.FormatGuardDuty {
+		for _, p := range []m{props, props["detail"].(m)["properties"].(m)} {
+			p["severity"], p["confidence"] = double, double
+		}
+	}
+	return m{"dynamic": true, "properties": props}
+}
+
+// specMapping maps the stringified members of spec as text.
+func specMapping(spec *nativeSpec) m {
+	props := m{}
+	for _, name := range spec.stringify {
+		props[name] = text
+	}
+	for _, n := range spec.nested {
+		props[n.name] = m{"dynamic": true, "properties": specMapping(n.spec)}
+	}
+	return props
+}
+
 // EventMapping returns the explicit mapping of format f's indices: ip for
 // addresses, geo_point for *.geo.location, date for @timestamp and
 // event.ingested, keyword for ids and enumerations, text (with a keyword or
 // text sub-field) for messages, URLs and user agents. Unknown top-level
-// fields are not mapped (dynamic: false); the native record under aws.<format>
-// is mapped dynamically (strings as keyword, no date or numeric detection),
-// except its stringified members, which are text.
+// fields are not mapped (dynamic: false). The native object aws.<format> is
+// mapped explicitly for the text formats; the embedded JSON records are
+// mapped dynamically (strings as keyword, integers as long, fractions as
+// double, no date or numeric detection) except their stringified members
+// (text) and the members nativeMapping names.
 func EventMapping(f stream.Format) map[string]any {
-	awsProps := m{}
-	for _, name := range nativeStringified[f] {
-		awsProps[name] = text
-	}
 	return m{
 		"dynamic":           false,
 		"date_detection":    false,
 		"numeric_detection": false,
 		"dynamic_templates": []any{
 			m{"aws_strings": m{"path_match": "aws.*", "match_mapping_type": "string", "mapping": kw}},
+			m{"aws_longs": m{"path_match": "aws.*", "match_mapping_type": "long", "mapping": long}},
+			m{"aws_doubles": m{"path_match": "aws.*", "match_mapping_type": "double", "mapping": double}},
 		},
 		"properties": m{
 			"@timestamp": date,
@@ -91,9 +167,7 @@ func EventMapping(f stream.Format) map[string]any {
 				"matched":   obj(m{"field": kw, "atomic": kw, "type": kw}),
 			}}}),
 			"gannet": obj(m{"lineage": lineageMapping()}),
-			"aws": m{"dynamic": true, "properties": m{
-				f.String(): m{"dynamic": true, "properties": awsProps},
-			}},
+			"aws":    m{"dynamic": false, "properties": m{f.String(): nativeMapping(f)}},
 		},
 	}
 }
