@@ -1,11 +1,14 @@
 # benchmarks/bench.mk — included by the root Makefile.
 # `make bench-report` runs the hot-path benchmarks (every format, batch 100/1,000/10,000,
 # GOMAXPROCS 1 and 2, per-stage CPU breakdown), the Benthos v4.27.0 peer and the
-# encoding/json+pqarrow baseline on one generated CloudTrail file, peak RSS, the ingest
-# Lambda's cold start under aws-lambda-rie (when deploy/local's emulator is installed)
-# and the paper's §2.7 cost table from measured CPU time, and writes benchmarks/REPORT.md
-# and benchmarks/REPORT.svg. Raw results stay in benchmarks/out/.
-# Knobs: BENCH_TIME (go test -benchtime), BENCH_PEER_EVENTS, BENCH_COLDSTARTS (0 skips),
+# encoding/json+pqarrow baseline on one generated CloudTrail file, the ingest Lambda's peak
+# RSS on a 10,000-entry batch, its cold start under aws-lambda-rie (installed first with
+# `deploy/local/stack install lambda-rie`: pinned, built from the Go module proxy, nothing
+# started) and the paper's §2.7 cost table from measured CPU time, and writes
+# benchmarks/REPORT.md and benchmarks/REPORT.svg. Raw results stay in benchmarks/out/.
+# When a step fails (no emulator, no peer build …) the run exits non-zero and leaves the
+# report it could write in benchmarks/out/REPORT.partial.md, not over benchmarks/REPORT.md.
+# Knobs: BENCH_TIME (go test -benchtime), BENCH_PEER_EVENTS, BENCH_COLDSTARTS (≥ 1),
 # BENCH_HEAVY (entries of the paper's heavy request).
 BENCH_TIME ?= 1s
 BENCH_PEER_EVENTS ?= 200000

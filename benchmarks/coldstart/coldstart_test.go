@@ -7,8 +7,6 @@
 package coldstart
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,8 +18,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/gannet-sec/gannet/benchmarks/hotpath"
 	"github.com/gannet-sec/gannet/deploy/local/stacktest"
@@ -46,6 +42,8 @@ type Result struct {
 	BatchWallMS    float64   `json:"batch_wall_ms"`   // the emulator's Duration for the batch
 	Error          string    `json:"error,omitempty"` // why the batch could not be measured
 	BootstrapBytes int64     `json:"bootstrap_bytes"` // size of the handler binary
+	MemoryMB       int       `json:"memory_mb"`       // AWS_LAMBDA_FUNCTION_MEMORY_SIZE given to the function
+	GeoIPCheck     string    `json:"geoip_check"`     // GANNET_GEOIP_CHECK given to the function
 }
 
 var (
@@ -95,6 +93,14 @@ func TestColdStart(t *testing.T) {
 	t.Setenv("GANNET_ALLOWED_COUNTRIES", "IE,DE,US")
 	t.Setenv("GANNET_LOG_LEVEL", "info")
 	t.Setenv("GANNET_FORMAT", "alb")
+	// The function's memory size, as AWS sets it (the emulator's default is
+	// 3008): lambdas/coldstart derives the Go memory limit from it.
+	res.MemoryMB = 128
+	if v, err := strconv.Atoi(os.Getenv("GANNET_BENCH_MEMORY_MB")); err == nil && v > 0 {
+		res.MemoryMB = v
+	}
+	t.Setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", strconv.Itoa(res.MemoryMB))
+	res.GeoIPCheck = os.Getenv("GANNET_GEOIP_CHECK")
 
 	small, err := kinesisEvent(10)
 	if err != nil {
@@ -151,13 +157,14 @@ func measureBatch(t *testing.T, p *stacktest.LambdaProcess, res *Result) {
 		return
 	}
 	res.RSSAfterInit = hwm(pid)
-	payload, err := gzipKinesisEvent(res.BatchRecords, 1000)
+	// 10,000 lines in 10 gzip-compressed records of 1,000 (sent raw, one
+	// line per record, they would exceed the 6 MB invocation payload limit
+	// once base64-encoded).
+	payload, size, err := hotpath.KinesisPayload(stream.FormatALB, res.BatchRecords, 1000, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.PayloadBytes = len(payload)
-	fx, _ := hotpath.Generate(stream.FormatALB, res.BatchRecords, 7)
-	res.BatchBytes = fx.Bytes
+	res.PayloadBytes, res.BatchBytes = len(payload), size
 	before := strings.Count(p.Log(), "REPORT RequestId")
 	if _, err := p.Invoke(context.Background(), payload); err != nil {
 		res.Error = err.Error()
@@ -203,53 +210,8 @@ func cpuMS(pid int) float64 {
 
 // kinesisEvent is an ALB Kinesis event of n records, one log line each.
 func kinesisEvent(n int) ([]byte, error) {
-	fx, err := hotpath.Generate(stream.FormatALB, n, 7)
-	if err != nil {
-		return nil, err
-	}
-	var ev events.KinesisEvent
-	for i, r := range fx.Records {
-		seq := fmt.Sprintf("4959%036d", i+1)
-		ev.Records = append(ev.Records, events.KinesisEventRecord{
-			AwsRegion: "eu-west-1", EventID: "shardId-000000000000:" + seq, EventName: "aws:kinesis:record",
-			EventSource: "aws:kinesis", EventSourceArn: "arn:aws:kinesis:eu-west-1:123456789012:stream/gannet-alb",
-			EventVersion: "1.0", InvokeIdentityArn: "arn:aws:iam::123456789012:role/gannet-ingest",
-			Kinesis: events.KinesisRecord{ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: time.Unix(1793491200, 0)},
-				Data: r.Data, KinesisSchemaVersion: "1.0", PartitionKey: r.PartitionKey, SequenceNumber: seq},
-		})
-	}
-	return json.Marshal(ev)
-}
-
-// gzipKinesisEvent is n ALB lines in Kinesis records of per lines each,
-// gzip-compressed (a 10,000-line batch sent raw would exceed the 6 MB
-// invocation payload limit once base64-encoded).
-func gzipKinesisEvent(n, per int) ([]byte, error) {
-	fx, err := hotpath.Generate(stream.FormatALB, n, 7)
-	if err != nil {
-		return nil, err
-	}
-	var ev events.KinesisEvent
-	for i := 0; i*per < len(fx.Records); i++ {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		for _, r := range fx.Records[i*per : min(len(fx.Records), (i+1)*per)] {
-			zw.Write(r.Data)
-			zw.Write([]byte{'\n'})
-		}
-		if err := zw.Close(); err != nil {
-			return nil, err
-		}
-		seq := fmt.Sprintf("4959%036d", i+1)
-		ev.Records = append(ev.Records, events.KinesisEventRecord{
-			AwsRegion: "eu-west-1", EventID: "shardId-000000000000:" + seq, EventName: "aws:kinesis:record",
-			EventSource: "aws:kinesis", EventSourceArn: "arn:aws:kinesis:eu-west-1:123456789012:stream/gannet-alb",
-			EventVersion: "1.0", InvokeIdentityArn: "arn:aws:iam::123456789012:role/gannet-ingest",
-			Kinesis: events.KinesisRecord{ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: time.Unix(1793491200, 0)},
-				Data: buf.Bytes(), KinesisSchemaVersion: "1.0", PartitionKey: strconv.Itoa(i), SequenceNumber: seq},
-		})
-	}
-	return json.Marshal(ev)
+	b, _, err := hotpath.KinesisPayload(stream.FormatALB, n, 1, 7)
+	return b, err
 }
 
 func waitFor(p *stacktest.LambdaProcess, re *regexp.Regexp) string {

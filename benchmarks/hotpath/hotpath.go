@@ -160,6 +160,20 @@ func GeoNets() []geoiptest.Network {
 	return out
 }
 
+// WriteGeoIP writes the generated GeoIP2 city and ASN databases of GeoNets
+// into dir and returns their paths.
+func WriteGeoIP(dir string) (city, asn string, err error) {
+	city, asn = filepath.Join(dir, "bench-city.mmdb"), filepath.Join(dir, "bench-asn.mmdb")
+	nets := GeoNets()
+	if _, err := geoiptest.Write(city, geoiptest.GeoIP2, nets); err != nil {
+		return "", "", err
+	}
+	if _, err := geoiptest.Write(asn, geoiptest.ASN, nets); err != nil {
+		return "", "", err
+	}
+	return city, asn, nil
+}
+
 // NewEnv writes the GeoIP and ASN databases into dir and opens the
 // enricher (GeoIP + ASN + the embedded demo threat-intel feed).
 func NewEnv(ctx context.Context, dir string) (*Env, error) {
@@ -167,13 +181,8 @@ func NewEnv(ctx context.Context, dir string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{RuleDirs: []string{sigmaDir},
-		GeoIPPath: filepath.Join(dir, "bench-city.mmdb"), ASNPath: filepath.Join(dir, "bench-asn.mmdb")}
-	nets := GeoNets()
-	if _, err := geoiptest.Write(e.GeoIPPath, geoiptest.GeoIP2, nets); err != nil {
-		return nil, err
-	}
-	if _, err := geoiptest.Write(e.ASNPath, geoiptest.ASN, nets); err != nil {
+	e := &Env{RuleDirs: []string{sigmaDir}}
+	if e.GeoIPPath, e.ASNPath, err = WriteGeoIP(dir); err != nil {
 		return nil, err
 	}
 	e.Enricher, err = enrich.New(ctx, enrich.Options{GeoIPPath: e.GeoIPPath, ASNPath: e.ASNPath, DemoIntel: true})

@@ -42,9 +42,11 @@ type Core struct {
 
 // Pipeline loads the configuration from the environment and builds the
 // pipeline for function. It logs and reports how long that took (the part
-// of the Init Duration that is ours).
+// of the Init Duration that is ours). It sets the Go memory limit from the
+// function's memory size first (MemoryLimit).
 func Pipeline(ctx context.Context, function string) (*Core, error) {
 	start := time.Now()
+	memLimit := MemoryLimit()
 	cfg, err := config.Load("", nil)
 	if err != nil {
 		return nil, err
@@ -57,7 +59,7 @@ func Pipeline(ctx context.Context, function string) (*Core, error) {
 	}
 	c := &Core{Config: cfg, Built: b, Logger: log, Metrics: emf.New(function)}
 	took := time.Since(start)
-	log.Info("pipeline built", "outputs", b.Outputs, "took_ms", took.Milliseconds())
+	log.Info("pipeline built", "outputs", b.Outputs, "took_ms", took.Milliseconds(), "go_memory_limit", memLimit)
 	_ = c.Metrics.Emit(nil, emf.Metric{Name: "ColdStartBuild", Unit: emf.Milliseconds, Value: float64(took.Microseconds()) / 1000})
 	return c, nil
 }
@@ -86,6 +88,7 @@ func AWS(ctx context.Context) (aws.Config, error) {
 // Settings loads the configuration and logger of a function that runs no
 // pipeline (partition, respond, …): log level, deadline margin.
 func Settings(function string) (config.Config, *slog.Logger, *emf.Emitter, error) {
+	MemoryLimit()
 	cfg, err := config.Load("", nil)
 	if err != nil {
 		return cfg, nil, nil, err

@@ -7,19 +7,26 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/gannet-sec/gannet/benchmarks/hotpath"
 	"github.com/gannet-sec/gannet/detect"
 	"github.com/gannet-sec/gannet/enrich"
 	"github.com/gannet-sec/gannet/enrich/geoip"
+	"github.com/gannet-sec/gannet/lambdas/coldstart"
 	"github.com/gannet-sec/gannet/stream"
 )
 
@@ -40,48 +47,185 @@ func vmHWM() int64 {
 
 // RSSResult is what `benchrun rss` prints.
 type RSSResult struct {
-	Format     string `json:"format"`
-	Records    int    `json:"records"`
-	BatchBytes int64  `json:"batch_bytes"`
-	SetupRSS   int64  `json:"setup_rss"` // after loading rules, GeoIP and generating the batch
-	PeakRSS    int64  `json:"peak_rss"`  // after processing the batch (whole-process high-water mark)
-	Events     int64  `json:"events"`
+	Format         string        `json:"format"`
+	Records        int           `json:"records"`         // log entries in the batch
+	KinesisRecords int           `json:"kinesis_records"` // Kinesis records carrying them
+	BatchBytes     int64         `json:"batch_bytes"`     // size of the entries
+	PayloadBytes   int64         `json:"payload_bytes"`   // the invocation payload (Kinesis event JSON)
+	GeoIP          string        `json:"geoip"`           // databases loaded
+	GeoIPCheck     string        `json:"geoip_check"`     // GANNET_GEOIP_CHECK
+	MemoryMB       int           `json:"memory_mb"`       // AWS_LAMBDA_FUNCTION_MEMORY_SIZE (0: not set)
+	GoMemLimit     int64         `json:"go_mem_limit"`    // the Go soft memory limit in effect (math.MaxInt64: none)
+	InitRSS        int64         `json:"init_rss"`        // VmHWM after the cold start (config, rules, GeoIP)
+	PeakRSS        int64         `json:"peak_rss"`        // VmHWM after the invocation
+	HeapPeak       int64         `json:"heap_peak"`       // largest HeapInuse sampled during the invocation
+	GCs            uint32        `json:"gcs"`             // collections during the invocation
+	Events         int64         `json:"events"`
+	Failed         int           `json:"failed"` // batchItemFailures
+	CPU            time.Duration `json:"cpu"`    // of the invocation
 }
 
-// cmdRSS processes one batch on the full hot path in a fresh process and
-// reports the peak RSS: what an ingest Lambda container needs for it.
+// cmdRSS measures the peak RSS of the ingest Lambda handling one batch, in
+// a fresh process that does what the Lambda does: the cold start of
+// lambdas/coldstart (configuration from GANNET_* and
+// AWS_LAMBDA_FUNCTION_MEMORY_SIZE, the Go memory limit derived from it,
+// rules, GeoIP), then one invocation: the payload bytes as the runtime
+// receives them, json.Unmarshal into events.KinesisEvent, the ingest
+// handler (chunks, flush per chunk; lake and dead letters to local
+// directories). The inputs (GeoIP databases, payload) are written by this
+// process beforehand, so that their generation does not count.
 func cmdRSS(args []string) error {
 	fs := flag.NewFlagSet("rss", flag.ExitOnError)
 	f := fs.String("format", "alb", "format")
-	n := fs.Int("n", 10000, "records in the batch")
-	dir := fs.String("env", os.TempDir(), "directory for the GeoIP databases")
+	n := fs.Int("n", 10000, "log entries in the batch")
+	per := fs.Int("per", 1000, "entries per Kinesis record (gzip-compressed when > 1; 1: one plain entry per record)")
+	dir := fs.String("env", os.TempDir(), "directory for the generated GeoIP databases and the payload")
+	geo := fs.String("geoip", "", "GeoIP databases (comma-separated; default: generated city + ASN databases in -env)")
+	check := fs.String("geoip-check", "quick", "GANNET_GEOIP_CHECK: quick or full")
+	memMB := fs.Int("memory", 128, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE in MB (0: not set, no memory limit)")
+	child := fs.String("child", "", "internal: measure, with this payload file")
+	result := fs.String("result", "", "internal: where the child writes its result")
 	_ = fs.Parse(args)
+	if *child != "" {
+		return rssChild(*child, *result)
+	}
 	ft, ok := stream.ParseFormat(*f)
 	if !ok {
 		return fmt.Errorf("unknown format %q", *f)
 	}
-	ctx := context.Background()
-	env, err := hotpath.NewEnv(ctx, *dir)
+	sigma, err := hotpath.SigmaDir()
 	if err != nil {
 		return err
 	}
-	lk, _ := hotpath.NewLake()
-	r, err := env.NewRig(lk)
+	tmp, err := os.MkdirTemp(*dir, "rss-")
 	if err != nil {
 		return err
 	}
-	fx, err := hotpath.Generate(ft, *n, 7)
+	defer os.RemoveAll(tmp)
+	res := RSSResult{Format: *f, Records: *n, GeoIPCheck: *check, MemoryMB: *memMB}
+	env := []string{"GANNET_RULES=" + sigma, "GANNET_INTEL_DEMO=true", "GANNET_ALLOWED_COUNTRIES=IE,DE,US",
+		"GANNET_FORMAT=" + *f, "GANNET_LAKE=" + filepath.Join(tmp, "lake"), "GANNET_DLQ=" + filepath.Join(tmp, "dlq"),
+		"GANNET_GEOIP_CHECK=" + *check, "GANNET_LOG_LEVEL=warn", "GOMEMLIMIT=", "AWS_LAMBDA_FUNCTION_NAME=ingest"}
+	if *memMB > 0 {
+		env = append(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(*memMB))
+	} else {
+		env = append(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=")
+	}
+	if *geo != "" {
+		res.GeoIP = *geo
+		env = append(env, "GANNET_GEOIP="+*geo, "GANNET_ASN=")
+	} else {
+		city, asn, err := hotpath.WriteGeoIP(*dir)
+		if err != nil {
+			return err
+		}
+		res.GeoIP = "generated GeoIP2 city + ASN (hotpath.GeoNets)"
+		env = append(env, "GANNET_GEOIP="+city, "GANNET_ASN="+asn)
+	}
+	payload, size, err := hotpath.KinesisPayload(ft, *n, *per, 7)
 	if err != nil {
 		return err
 	}
-	runtime.GC()
-	res := RSSResult{Format: *f, Records: len(fx.Records), BatchBytes: fx.Bytes, SetupRSS: vmHWM()}
-	st, err := hotpath.Run(ctx, []*hotpath.Rig{r}, fx, len(fx.Records), 1)
+	res.BatchBytes, res.PayloadBytes, res.KinesisRecords = size, int64(len(payload)), (*n+max(*per, 1)-1)/max(*per, 1)
+	pf, rf := filepath.Join(tmp, "payload.json"), filepath.Join(tmp, "result.json")
+	if err := os.WriteFile(pf, payload, 0o600); err != nil {
+		return err
+	}
+	payload = nil
+	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	res.PeakRSS, res.Events = vmHWM(), st.Events
+	cmd := exec.Command(self, "rss", "-child", pf, "-result", rf)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr // the child's logs (warn and above) and GODEBUG output
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("rss child: %w", err)
+	}
+	b, err := os.ReadFile(rf)
+	if err != nil {
+		return err
+	}
+	var c RSSResult
+	if err := json.Unmarshal(b, &c); err != nil {
+		return err
+	}
+	res.GoMemLimit, res.InitRSS, res.PeakRSS, res.HeapPeak, res.GCs, res.Events, res.Failed, res.CPU =
+		c.GoMemLimit, c.InitRSS, c.PeakRSS, c.HeapPeak, c.GCs, c.Events, c.Failed, c.CPU
+	if res.Failed > 0 {
+		return fmt.Errorf("the handler did not acknowledge the batch (%d batchItemFailures)", res.Failed)
+	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// rssChild is the measured process: a cold start and one invocation.
+func rssChild(payloadFile, resultFile string) error {
+	ctx := context.Background()
+	c, err := coldstart.Pipeline(ctx, "ingest")
+	if err != nil {
+		return err
+	}
+	h := c.Kinesis()
+	var res RSSResult
+	res.GoMemLimit = debug.SetMemoryLimit(-1)
+	res.InitRSS = vmHWM()
+	payload, err := os.ReadFile(payloadFile) // the runtime API's response body
+	if err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	sampled := make(chan int64)
+	go func() { // sample the heap while the invocation runs
+		var peak int64
+		var ms runtime.MemStats
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				sampled <- peak
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, int64(ms.HeapInuse))
+			}
+		}
+	}()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c0 := hotpath.CPUTime()
+	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	var ev events.KinesisEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		cancel()
+		return err
+	}
+	resp, err := h.Handle(ictx, ev)
+	cancel()
+	res.CPU = hotpath.CPUTime() - c0
+	runtime.KeepAlive(payload)
+	res.PeakRSS = vmHWM()
+	close(stop)
+	res.HeapPeak = <-sampled
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	res.GCs = after.NumGC - before.NumGC
+	if err != nil {
+		return err
+	}
+	if pf := os.Getenv("GANNET_BENCH_MEMPROFILE"); pf != "" { // allocations of the invocation, for go tool pprof
+		if f, err := os.Create(pf); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
+	res.Failed = len(resp.BatchItemFailures)
+	res.Events = c.Built.Pipeline.Stats().Events
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(resultFile, b, 0o600)
 }
 
 // BatchCPUResult is what `benchrun batchcpu` prints.
