@@ -68,10 +68,13 @@ func writeCloudTrailObject(t *testing.T, size int64) (string, int) {
 var idRE = regexp.MustCompile(`"event":\{"id":"([0-9a-f]{32})"`)
 
 // TestIntegrationS3EventResumesAcrossInvocations streams a gzip CloudTrail
-// object from the local S3 server with a short deadline: the object takes
-// several invocations chained through continuation messages on a real SQS
-// queue (moto), and every event comes out exactly once by event id.
-// GANNET_LONG_TESTS=1 makes the object 200 MB (uncompressed); the default is 24 MB.
+// object from the local S3 server with a very short deadline (100 ms of work
+// an invocation), in process: the object takes dozens of invocations chained
+// through continuation messages on a real SQS queue (moto), and every event
+// comes out exactly once by event id. GANNET_LONG_TESTS=1 makes the object
+// 200 MB uncompressed; the default is 24 MB. The 200 MB *gzip* acceptance
+// case, under the Lambda runtime emulator, is
+// TestIntegrationS3EventResumes200MBGzipObject.
 func TestIntegrationS3EventResumesAcrossInvocations(t *testing.T) {
 	ep := stacktest.Require(t, stacktest.S3, stacktest.Moto)
 	// 100 ms of work per invocation (deadline minus the 800 ms margin): the
