@@ -100,6 +100,7 @@ type Engine struct {
 	singles map[singleKey]*stream.Alert // pending in this batch
 	seenSgl *keyLRU
 	matched []*sigma.Compiled
+	pendRs  []*ruleState // rules whose pend is set
 	pending map[stream.EventID]*stream.Alert
 	order   []*stream.Alert
 	valBuf  []string
@@ -116,6 +117,16 @@ type ruleState struct {
 	corrs    []corrRef
 	matches  int64
 	alerts   int64
+	// The suppression window the rule's last single-event match fell in
+	// (Suppress > 0): matches in it need no key hashing. pend is its alert
+	// while it is pending in this batch; otherwise the alert was raised
+	// earlier and stays suppressed while seenSgl still holds the window's
+	// key (added as its addedAt-th key).
+	win     bool
+	winLo   time.Time
+	winHi   time.Time
+	pend    *stream.Alert
+	addedAt uint64
 }
 
 type corrRef struct {
@@ -372,6 +383,17 @@ type singleKey struct {
 
 func (e *Engine) single(rs *ruleState, ev *stream.Event) {
 	t := eventTime(ev)
+	if rs.win && !t.Before(rs.winLo) && t.Before(rs.winHi) {
+		// Same window as the rule's last match (Suppress > 0 only).
+		if rs.pend != nil {
+			e.addEvent(rs.pend, ev, t)
+			return
+		}
+		if e.seenSgl.holds(rs.addedAt) {
+			e.suppressed++
+			return
+		}
+	}
 	start := t
 	k := singleKey{rule: rs.c.Index()}
 	if e.opts.Suppress > 0 {
@@ -382,13 +404,15 @@ func (e *Engine) single(rs *ruleState, ev *stream.Event) {
 	k.start = start.UnixNano()
 	if a, ok := e.singles[k]; ok {
 		e.addEvent(a, ev, t)
+		e.cacheWindow(rs, start, a, 0)
 		return
 	}
-	if e.seenSgl.has(k) {
+	if at, ok := e.seenSgl.get(k); ok {
 		e.suppressed++
+		e.cacheWindow(rs, start, nil, at)
 		return
 	}
-	e.seenSgl.add(k)
+	at := e.seenSgl.add(k)
 	group := ""
 	if e.opts.Suppress <= 0 {
 		group = "event.id=" + ev.ID.String()
@@ -404,6 +428,20 @@ func (e *Engine) single(rs *ruleState, ev *stream.Event) {
 	rs.alerts++
 	e.singles[k] = a
 	e.queue(a)
+	e.cacheWindow(rs, start, a, at)
+}
+
+// cacheWindow remembers the window [start, start+Suppress) as rs's last
+// one, with its pending alert (nil once emitted).
+func (e *Engine) cacheWindow(rs *ruleState, start time.Time, pend *stream.Alert, addedAt uint64) {
+	if e.opts.Suppress <= 0 {
+		return
+	}
+	rs.win, rs.winLo, rs.winHi, rs.addedAt = true, start, start.Add(e.opts.Suppress), addedAt
+	if pend != nil && rs.pend == nil {
+		e.pendRs = append(e.pendRs, rs)
+	}
+	rs.pend = pend
 }
 
 func (e *Engine) addEvent(a *stream.Alert, ev *stream.Event, t time.Time) {
@@ -499,6 +537,11 @@ func (e *Engine) flush(emit func(*stream.Alert)) {
 	e.order = e.order[:0]
 	clear(e.pending)
 	clear(e.singles)
+	for _, rs := range e.pendRs {
+		rs.pend = nil // emitted: further matches in its window are suppressed
+	}
+	clear(e.pendRs)
+	e.pendRs = e.pendRs[:0]
 }
 
 // LoadDir parses every Sigma rule under dir (*.yml, *.yaml), except under
@@ -584,22 +627,25 @@ func (l *idLRU) add(id stream.EventID) {
 	l.set[id] = struct{}{}
 }
 
-// keyLRU remembers the most recent single-alert keys.
+// keyLRU remembers the most recent single-alert keys (first in, first
+// out). Each key is numbered by the order it was added in.
 type keyLRU struct {
 	max  int
-	set  map[singleKey]struct{}
+	set  map[singleKey]uint64 // key → its number
 	ring []singleKey
 	next int
+	adds uint64 // keys added so far
 }
 
-func newKeyLRU(n int) *keyLRU { return &keyLRU{max: n, set: map[singleKey]struct{}{}} }
+func newKeyLRU(n int) *keyLRU { return &keyLRU{max: n, set: map[singleKey]uint64{}} }
 
-func (l *keyLRU) has(k singleKey) bool { _, ok := l.set[k]; return ok }
+func (l *keyLRU) get(k singleKey) (uint64, bool) { at, ok := l.set[k]; return at, ok }
 
-func (l *keyLRU) add(k singleKey) {
-	if l.has(k) {
-		return
-	}
+// holds reports whether the key numbered at is still remembered.
+func (l *keyLRU) holds(at uint64) bool { return l.adds-at <= uint64(l.max) }
+
+// add remembers k (not already held) and returns its number.
+func (l *keyLRU) add(k singleKey) uint64 {
 	if len(l.ring) < l.max {
 		l.ring = append(l.ring, k)
 	} else {
@@ -607,7 +653,10 @@ func (l *keyLRU) add(k singleKey) {
 		l.ring[l.next] = k
 		l.next = (l.next + 1) % l.max
 	}
-	l.set[k] = struct{}{}
+	at := l.adds
+	l.set[k] = at
+	l.adds++
+	return at
 }
 
 var _ stream.Detector = (*Engine)(nil)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -287,6 +288,99 @@ func TestSuppression(t *testing.T) {
 		alerts = run(t, e, evs)
 		if alerts[0].Count != tc.wantCount {
 			t.Errorf("suppress %v: count %d, want %d", tc.suppress, alerts[0].Count, tc.wantCount)
+		}
+	}
+}
+
+// TestSuppressionOrder checks single-event suppression against a model of
+// its contract on two rules, out-of-order windows, batch boundaries and a
+// suppression memory small enough to forget: a match folds into its (rule,
+// window) alert while that alert is pending in the batch, is suppressed
+// while the key is among the MaxSuppressed most recent keys of all rules,
+// and raises the alert (same id) again otherwise.
+func TestSuppressionOrder(t *testing.T) {
+	titles := []string{"Root account used", "CloudTrail logging stopped, deleted or narrowed"}
+	event := func(n, rule int, at time.Time) stream.Event {
+		ident, src, name := `{"type":"Root","arn":"arn:aws:iam::1:root"}`, "iam.amazonaws.com", "ListUsers"
+		if rule == 1 {
+			ident, src, name = `{"type":"IAMUser","arn":"arn:aws:iam::1:user/bob","userName":"bob"}`, "cloudtrail.amazonaws.com", "StopLogging"
+		}
+		raw := `{"eventVersion":"1.10","userIdentity":` + ident + `,"eventTime":"` + at.Format(time.RFC3339) +
+			`","eventSource":"` + src + `","eventName":"` + name + `","sourceIPAddress":"1.2.3.4","eventType":"AwsApiCall"}`
+		ev := stream.Event{Raw: []byte(raw), Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "r", Line: int64(n)}}
+		ev.ID = ev.Lineage.ID()
+		if err := cloudtrail.NewParser().Parse(&stream.Unit{Data: ev.Raw}, &ev); err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	type key struct{ rule, hour int }
+	t0 := gen.DefaultStart.Truncate(time.Hour)
+	// (rule, hour) of the events, and where batches end.
+	seq := []key{{0, 0}, {0, 0}, {0, 1}, {1, 1}, {0, 1}, {1, 0}, {0, 1}, {0, 0}, {0, 0}, {1, 2},
+		{0, 0}, {0, 2}, {0, 2}, {1, 2}, {0, 0}, {0, 1}, {0, 3}, {1, 0}, {0, 0}, {0, 0}, {0, 2}, {0, 1}}
+	cuts := []int{2, 3, 5, 8, 9, 13, 14, 16, 19, 22}
+	var evs []stream.Event
+	for i, k := range seq {
+		evs = append(evs, event(i+1, k.rule, t0.Add(time.Duration(k.hour)*time.Hour+time.Duration(i)*time.Second)))
+	}
+	for _, maxSup := range []int{1, 2, 3, 100} {
+		e, err := New(Options{MaxSuppressed: maxSup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		type alert struct {
+			key
+			count int64
+		}
+		// The model.
+		var want []alert
+		var fifo []key
+		lo := 0
+		for _, hi := range cuts {
+			pending := map[key]int{} // → index in want
+			for _, k := range seq[lo:hi] {
+				if j, ok := pending[k]; ok {
+					want[j].count++
+					continue
+				}
+				if slices.Contains(fifo, k) {
+					continue
+				}
+				fifo = append(fifo, k)
+				if len(fifo) > maxSup {
+					fifo = fifo[1:]
+				}
+				pending[k] = len(want)
+				want = append(want, alert{k, 1})
+			}
+			lo = hi
+		}
+		// The engine.
+		var got []alert
+		ids := map[key]stream.EventID{}
+		lo = 0
+		for _, hi := range cuts {
+			err := e.Detect(context.Background(), evs[lo:hi], func(a *stream.Alert) {
+				r := slices.Index(titles, a.RuleTitle)
+				if r < 0 {
+					t.Errorf("unexpected alert %q", a.RuleTitle)
+					return
+				}
+				k := key{r, int(a.WindowStart.Sub(t0) / time.Hour)}
+				if id, ok := ids[k]; ok && id != a.ID {
+					t.Errorf("%v raised ids %s and %s", k, id, a.ID)
+				}
+				ids[k] = a.ID
+				got = append(got, alert{k, a.Count})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lo = hi
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("MaxSuppressed %d: alerts %v, want %v", maxSup, got, want)
 		}
 	}
 }
