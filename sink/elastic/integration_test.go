@@ -1,10 +1,12 @@
 package elastic
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,15 @@ import (
 
 	"github.com/gannet-sec/gannet/deploy/local/stacktest"
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format"
+	"github.com/gannet-sec/gannet/stream/format/alb"
+	"github.com/gannet-sec/gannet/stream/format/cloudtrail"
+	"github.com/gannet-sec/gannet/stream/format/guardduty"
+	"github.com/gannet-sec/gannet/stream/format/route53resolver"
+	"github.com/gannet-sec/gannet/stream/format/s3access"
+	"github.com/gannet-sec/gannet/stream/format/vpcflow"
+	"github.com/gannet-sec/gannet/stream/format/waf"
+	"github.com/gannet-sec/gannet/stream/gen"
 )
 
 // The integration tests run against the real Elasticsearch 7.17 and
@@ -211,6 +222,156 @@ func integration(t *testing.T, url string, client *es.Client) {
 		refresh()
 		if n := count(prefix+"-alb", nil); n != 2000 {
 			t.Errorf("%d ALB documents, want 2000", n)
+		}
+	})
+
+	// Every format, parsed from generated logs: term and range queries on
+	// native fields, expected counts computed from the typed records.
+	t.Run("nativeFields", func(t *testing.T) {
+		type query struct {
+			name string
+			q    es.Query
+			want func(ev *stream.Event) bool
+		}
+		// Thresholds of range queries come from the data: the median.
+		var vpcEnd time.Time
+		queries := func(f stream.Format) []query {
+			return map[stream.Format][]query{
+				stream.FormatCloudTrail: {
+					{"term aws.cloudtrail.eventName", es.NewTermQuery("aws.cloudtrail.eventName", "ConsoleLogin"),
+						func(ev *stream.Event) bool { return ev.Native.(*cloudtrail.Record).EventName == "ConsoleLogin" }},
+					{"term aws.cloudtrail.userIdentity.type", es.NewTermQuery("aws.cloudtrail.userIdentity.type", "AssumedRole"),
+						func(ev *stream.Event) bool { return ev.Native.(*cloudtrail.Record).UserIdentity.Type == "AssumedRole" }},
+				},
+				stream.FormatALB: {
+					{"range aws.alb.backend_processing_time.sec", es.NewRangeQuery("aws.alb.backend_processing_time.sec").Gte(0.05),
+						func(ev *stream.Event) bool { return ev.Native.(*alb.Record).TargetProcessingTime >= 0.05 }},
+					{"term aws.alb.target_status_code", es.NewTermQuery("aws.alb.target_status_code", "200"),
+						func(ev *stream.Event) bool {
+							return slices.Contains(strings.Fields(ev.Native.(*alb.Record).TargetStatusCodeList), "200")
+						}},
+					{"term aws.alb.ssl_protocol", es.NewTermQuery("aws.alb.ssl_protocol", "TLSv1.3"),
+						func(ev *stream.Event) bool { return ev.Native.(*alb.Record).SSLProtocol == "TLSv1.3" }},
+				},
+				stream.FormatVPCFlow: {
+					{"term aws.vpcflow.action", es.NewTermQuery("aws.vpcflow.action", "REJECT"),
+						func(ev *stream.Event) bool { return ev.Native.(*vpcflow.Record).Action == "REJECT" }},
+					{"term aws.vpcflow.interface_id", es.NewTermQuery("aws.vpcflow.interface_id", "eni-0a1b2c3d4e5f60716"),
+						func(ev *stream.Event) bool { return ev.Native.(*vpcflow.Record).InterfaceID == "eni-0a1b2c3d4e5f60716" }},
+					{"range aws.vpcflow.end", es.NewRangeQuery("aws.vpcflow.end").Gte(vpcEnd.Format(time.RFC3339)),
+						func(ev *stream.Event) bool { return !ev.Native.(*vpcflow.Record).End.Before(vpcEnd) }},
+					{"term aws.vpcflow.tcp_flags_array", es.NewTermQuery("aws.vpcflow.tcp_flags_array", "syn-ack"),
+						func(ev *stream.Event) bool { r := ev.Native.(*vpcflow.Record); return r.TCPFlags&0x12 == 0x12 }},
+					{"term aws.vpcflow.pkt_srcaddr", es.NewTermQuery("aws.vpcflow.pkt_srcaddr", "10.0.0.0/8"),
+						func(ev *stream.Event) bool {
+							r := ev.Native.(*vpcflow.Record)
+							return r.PktSrcAddr.IsValid() && netip.MustParsePrefix("10.0.0.0/8").Contains(r.PktSrcAddr)
+						}},
+				},
+				stream.FormatS3Access: {
+					{"term aws.s3access.operation", es.NewTermQuery("aws.s3access.operation", "REST.GET.OBJECT"),
+						func(ev *stream.Event) bool { return ev.Native.(*s3access.Record).Operation == "REST.GET.OBJECT" }},
+					{"range aws.s3access.bytes_sent", es.NewRangeQuery("aws.s3access.bytes_sent").Gte(10000),
+						func(ev *stream.Event) bool { return ev.Native.(*s3access.Record).BytesSent >= 10000 }},
+					{"range aws.s3access.total_time", es.NewRangeQuery("aws.s3access.total_time").Gt(50),
+						func(ev *stream.Event) bool { return ev.Native.(*s3access.Record).TotalTime > 50 }},
+				},
+				stream.FormatWAF: {
+					{"term aws.waf.action", es.NewTermQuery("aws.waf.action", "BLOCK"),
+						func(ev *stream.Event) bool { return ev.Native.(*waf.Record).Action == "BLOCK" }},
+					{"term aws.waf.httpRequest.country", es.NewTermQuery("aws.waf.httpRequest.country", "US"),
+						func(ev *stream.Event) bool { return ev.Native.(*waf.Record).HTTPRequest.Country == "US" }},
+				},
+				stream.FormatRoute53Resolver: {
+					{"term aws.route53resolver.rcode", es.NewTermQuery("aws.route53resolver.rcode", "NXDOMAIN"),
+						func(ev *stream.Event) bool { return ev.Native.(*route53resolver.Record).Rcode == "NXDOMAIN" }},
+					{"term aws.route53resolver.query_type", es.NewTermQuery("aws.route53resolver.query_type", "TXT"),
+						func(ev *stream.Event) bool { return ev.Native.(*route53resolver.Record).QueryType == "TXT" }},
+				},
+				stream.FormatGuardDuty: {
+					// Fractional severities must survive (the mapping is double,
+					// not the long a first integer severity would give).
+					{"range aws.guardduty.detail.severity", es.NewRangeQuery("aws.guardduty.detail.severity").Gt(2).Lt(3),
+						func(ev *stream.Event) bool { s := ev.Native.(*guardduty.Record).Detail.Severity; return s > 2 && s < 3 }},
+					{"term aws.guardduty.detail.type", es.NewTermQuery("aws.guardduty.detail.type", "Behavior:EC2/NetworkPortUnusual"),
+						func(ev *stream.Event) bool {
+							return ev.Native.(*guardduty.Record).Detail.Type == "Behavior:EC2/NetworkPortUnusual"
+						}},
+					{"match aws.guardduty.detail.service", es.NewMatchQuery("aws.guardduty.detail.service", gen.AttackerIP),
+						func(ev *stream.Event) bool {
+							return strings.Contains(ev.Native.(*guardduty.Record).Detail.Service.Raw, gen.AttackerIP)
+						}},
+				},
+			}[f]
+		}
+		for _, f := range format.Generatable() {
+			evs := parsedEvents(t, f, 2000, 21)
+			switch f {
+			case stream.FormatVPCFlow:
+				evs = append(evs, customVPCFlow(t)...)
+				ends := make([]time.Time, len(evs))
+				for i := range evs {
+					ends[i] = evs[i].Native.(*vpcflow.Record).End
+				}
+				slices.SortFunc(ends, time.Time.Compare)
+				vpcEnd = ends[len(ends)/2]
+			case stream.FormatGuardDuty:
+				// Give every third finding a fractional severity, in the
+				// raw record that is indexed and in its typed record.
+				for i := 0; i < len(evs); i += 3 {
+					r := evs[i].Native.(*guardduty.Record)
+					old := fmt.Appendf(nil, `"severity":%v,`, r.Detail.Severity)
+					if bytes.Count(evs[i].Raw, old) != 1 {
+						continue
+					}
+					r.Detail.Severity += 0.7
+					evs[i].Raw = bytes.Replace(evs[i].Raw, old, fmt.Appendf(nil, `"severity":%v,`, r.Detail.Severity), 1)
+				}
+			}
+			if err := s.Write(ctx, evs); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			refresh()
+			alias := prefix + "-" + f.String()
+			if n := count(alias, nil); n != int64(len(evs)) {
+				t.Errorf("%s: %d documents, want %d", f, n, len(evs))
+			}
+			// The template, not dynamic mapping, decides native types.
+			mapped := map[stream.Format][2]string{
+				stream.FormatALB:       {"aws.alb.backend_processing_time.sec", "double"},
+				stream.FormatVPCFlow:   {"aws.vpcflow.pkt_srcaddr", "ip"},
+				stream.FormatS3Access:  {"aws.s3access.bytes_sent", "long"},
+				stream.FormatGuardDuty: {"aws.guardduty.detail.severity", "double"},
+			}
+			if fm, ok := mapped[f]; ok {
+				res, err := client.PerformRequest(ctx, es.PerformRequestOptions{Method: "GET", Path: "/" + alias + "/_mapping/field/" + fm[0]})
+				if err != nil {
+					t.Fatal(err)
+				}
+				leaf := fm[0][strings.LastIndexByte(fm[0], '.')+1:]
+				if !strings.Contains(string(res.Body), fmt.Sprintf(`"full_name":%q,"mapping":{%q:{"type":%q`, fm[0], leaf, fm[1])) {
+					t.Errorf("%s is not mapped as %s: %s", fm[0], fm[1], res.Body)
+				}
+			}
+			if len(queries(f)) == 0 {
+				t.Errorf("%s: no native-field query", f)
+			}
+			for _, q := range queries(f) {
+				var want int64
+				for i := range evs {
+					if q.want(&evs[i]) {
+						want++
+					}
+				}
+				got := count(alias, q.q)
+				t.Logf("%s: %s: %d of %d", f, q.name, got, len(evs))
+				if got != want {
+					t.Errorf("%s: %s counts %d, want %d", f, q.name, got, want)
+				}
+				if want == 0 || want == int64(len(evs)) {
+					t.Errorf("%s: %s selects %d of %d events: not a discriminating query", f, q.name, want, len(evs))
+				}
+			}
 		}
 	})
 

@@ -39,7 +39,7 @@ func customVPCFlow(t testing.TB) []stream.Event {
 	var evs []stream.Event
 	for i, l := range lines {
 		u := stream.Unit{Data: []byte(l), Format: stream.FormatVPCFlow,
-			Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "custom-v8.log", Line: int64(i + 1), SubSequence: -1}}
+			Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "custom-v8.log", Offset: int64(i * 1000), Line: int64(i + 1), SubSequence: -1}}
 		evs = append(evs, stream.Event{Lineage: u.Lineage, ID: u.Lineage.ID(), Raw: u.Data,
 			Ingested: time.Date(2026, 11, 2, 3, 4, 5, 0, time.UTC)})
 		if err := p.Parse(&u, &evs[i]); err != nil {

@@ -25,9 +25,11 @@ func parsedEvents(tb testing.TB, f stream.Format, n int, seed int64) []stream.Ev
 	parsers := format.NewSet(format.Options{})
 	ingested := time.Date(2026, 11, 2, 3, 4, 5, 6e6, time.UTC)
 	evs := make([]stream.Event, 0, n)
+	offset := 0
 	for i, line := range bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n")) {
 		u := stream.Unit{Data: line, Format: f, Lineage: stream.Lineage{Kind: stream.OriginFile,
-			Source: fmt.Sprintf("generated/%s-%d.log", f, seed), Line: int64(i + 1), SubSequence: -1}}
+			Source: fmt.Sprintf("generated/%s-%d.log", f, seed), Offset: int64(offset), Line: int64(i + 1), SubSequence: -1}}
+		offset += len(line) + 1
 		evs = append(evs, stream.Event{Lineage: u.Lineage, ID: u.Lineage.ID(), Ingested: ingested, Raw: line})
 		ev := &evs[len(evs)-1]
 		if err := parsers.For(f, line).Parse(&u, ev); err != nil {
