@@ -22,7 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/gannet-sec/gannet/deploy/local/stacktest"
-	"github.com/gannet-sec/gannet/lambdas/handler"
 )
 
 // minGzipBytes is the acceptance size of the object: 200 MB of gzip.
@@ -218,53 +217,23 @@ func TestIntegrationS3EventResumes200MBGzipObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	phase = time.Now()
-	var (
-		invocations int
-		offsets     []int64 // where each continuation resumes
-		took        []string
-	)
-	for {
-		msgs, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(msgs.Messages) == 0 {
-			break
-		}
-		var ev events.SQSEvent
-		for _, m := range msgs.Messages {
-			if n, err := handler.ParseNotification([]byte(`{"Records":[{"eventSource":"aws:sqs","body":` + strconv.Quote(*m.Body) + `}]}`)); err == nil &&
-				len(n.Messages) == 1 && len(n.Messages[0].Objects) == 1 && n.Messages[0].Objects[0].Part > 0 {
-				c := n.Messages[0].Objects[0]
-				if c.Part != len(offsets)+1 || c.Layout != handler.LayoutRecords {
-					t.Errorf("continuation part %d (layout %q) after %d continuations", c.Part, c.Layout, len(offsets))
-				}
-				offsets = append(offsets, c.Offset)
+	var took []string
+	m := &esm{t: t, sqs: sqsc, queueURL: *q.QueueUrl, queueARN: "arn:aws:sqs:us-east-1:123456789012:" + bucket, maxInvokes: 60, maxReceives: 3,
+		invoke: func(ctx context.Context, payload []byte) (events.SQSEventResponse, error) {
+			var resp events.SQSEventResponse
+			start := time.Now()
+			body, err := fn.Invoke(ctx, payload)
+			if err != nil {
+				return resp, fmt.Errorf("%w\n%s", err, tailLog(fn.Log()))
 			}
-			ev.Records = append(ev.Records, events.SQSMessage{MessageId: *m.MessageId, ReceiptHandle: *m.ReceiptHandle, Body: *m.Body,
-				EventSource: "aws:sqs", EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:" + bucket})
-		}
-		payload, _ := json.Marshal(ev)
-		invocations++
-		start := time.Now()
-		body, err := fn.Invoke(ctx, payload)
-		if err != nil {
-			t.Fatalf("invocation %d: %v\n%s", invocations, err, tailLog(fn.Log()))
-		}
-		took = append(took, time.Since(start).Round(100*time.Millisecond).String())
-		var resp events.SQSEventResponse
-		if err := json.Unmarshal(body, &resp); err != nil || len(resp.BatchItemFailures) > 0 {
-			t.Fatalf("invocation %d answered %s (%v)\n%s", invocations, body, err, tailLog(fn.Log()))
-		}
-		for _, m := range msgs.Messages {
-			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatal(err)
+			took = append(took, time.Since(start).Round(100*time.Millisecond).String())
+			if err := json.Unmarshal(body, &resp); err != nil {
+				return resp, fmt.Errorf("answer %s: %w", body, err)
 			}
-		}
-		if invocations > 60 {
-			t.Fatalf("the object does not finish after %d invocations (continuations at %v)", invocations, offsets)
-		}
-	}
+			return resp, nil
+		}}
+	m.drain(ctx)
+	invocations, offsets := m.invocations, m.offsets
 	processing := time.Since(phase)
 	rss, rssErr := peakRSS(fn.Bootstrap)
 	log := fn.Log()
@@ -273,15 +242,10 @@ func TestIntegrationS3EventResumes200MBGzipObject(t *testing.T) {
 	for _, m := range reportRE.FindAllStringSubmatch(log, -1) {
 		durations = append(durations, m[1]+"ms")
 	}
-	t.Logf("%d invocations in %s (harness-measured each: %v; emulator REPORT durations: %v); continuations resumed at uncompressed offsets %v",
-		invocations, processing.Round(time.Millisecond), took, durations, offsets)
-	if invocations < 2 || len(offsets) != invocations-1 {
+	t.Logf("%d invocations (%d redeliveries) in %s (harness-measured each: %v; emulator REPORT durations: %v); continuations resumed at uncompressed offsets %v",
+		invocations, m.redeliveries, processing.Round(time.Millisecond), took, durations, offsets)
+	if invocations < 2 || len(offsets) != invocations-1-m.redeliveries {
 		t.Errorf("%d invocations, %d continuations: a %ds timeout with a %s margin should split the object", invocations, len(offsets), timeout, margin)
-	}
-	for i := 1; i < len(offsets); i++ {
-		if offsets[i] <= offsets[i-1] {
-			t.Errorf("continuation %d resumes at %d, not after the previous one (%d)", i+1, offsets[i], offsets[i-1])
-		}
 	}
 	if len(offsets) > 0 && offsets[len(offsets)-1] >= obj.Raw {
 		t.Errorf("last continuation at %d, beyond the object's %d bytes", offsets[len(offsets)-1], obj.Raw)
