@@ -34,6 +34,8 @@ type Unit struct {
 	// DecodeFail: the decoder rejects this part; Reason is why.
 	DecodeFail bool
 	Reason     string
+	// Data is a copy of the unit's bytes (ExpectData only).
+	Data []byte
 }
 
 // Expect derives the units of recs exactly as the pipeline does: the same
@@ -41,7 +43,17 @@ type Unit struct {
 // Lineage.ID(), and parsers decide which units carry no event. dec must be
 // configured like the run's (a new decode.Decoder with the same options).
 func Expect(recs []stream.Record, dec stream.Decoder, parsers pipeline.Parsers) []Unit {
-	c := &collector{parsers: parsers}
+	return expect(recs, dec, parsers, false)
+}
+
+// ExpectData is Expect keeping a copy of each unit's bytes, for stages whose
+// output is the data itself (partition's output streams).
+func ExpectData(recs []stream.Record, dec stream.Decoder, parsers pipeline.Parsers) []Unit {
+	return expect(recs, dec, parsers, true)
+}
+
+func expect(recs []stream.Record, dec stream.Decoder, parsers pipeline.Parsers, keep bool) []Unit {
+	c := &collector{parsers: parsers, keep: keep}
 	for i := range recs {
 		rec := &recs[i]
 		c.rec, c.format = i, rec.Format
@@ -61,6 +73,7 @@ type collector struct {
 	rec     int
 	format  stream.Format
 	units   []Unit
+	keep    bool
 }
 
 func (c *collector) Unit(u *stream.Unit) error {
@@ -69,6 +82,9 @@ func (c *collector) Unit(u *stream.Unit) error {
 		f = c.format
 	}
 	un := Unit{ID: u.Lineage.ID(), Record: c.rec}
+	if c.keep {
+		un.Data = append([]byte(nil), u.Data...)
+	}
 	if c.parsers != nil {
 		if p := c.parsers.For(f, u.Data); p != nil {
 			var ev stream.Event
@@ -98,6 +114,11 @@ type Outputs struct {
 	DLQ string
 	// DLQLetters are dead letters the caller read itself (an S3 dead-letter store).
 	DLQLetters []stream.DeadLetter
+	// Streams, when set, is a routing stage's sink (partition's output
+	// streams): by unit id (hex), how many times the unit was read back from
+	// the output stream it belongs to. Every unit not dead-lettered must be
+	// there at least once; one found only in a wrong stream is lost.
+	Streams map[string]int
 }
 
 // Report is the accounting of one run.
@@ -107,6 +128,7 @@ type Report struct {
 	Units        int // units derived from them
 	Skipped      int // units that carry no event
 	InLake       int // events in the lake at least once
+	InStreams    int // units in their output stream at least once (Outputs.Streams)
 	InESOnce     int // events in Elasticsearch exactly once
 	DuplicatedES int // events in Elasticsearch more than once
 	DeadLettered int // units dead-lettered (with a reason)
@@ -120,7 +142,7 @@ type Report struct {
 	// unit (from another run sharing the store; informational).
 	Unexpected int
 
-	lake, es bool
+	lake, es, streams bool
 }
 
 // OK reports whether nothing was lost or duplicated and every dead letter has a reason.
@@ -128,7 +150,7 @@ func (r *Report) OK() bool { return r.Lost == 0 && r.DuplicatedES == 0 && r.NoRe
 
 // Account reads the outputs and tabulates units.
 func Account(ctx context.Context, name string, nrec int, units []Unit, out Outputs) (*Report, error) {
-	r := &Report{Name: name, Records: nrec, Units: len(units), ByReason: map[string]int{}, lake: out.Lake != nil, es: out.ES != nil}
+	r := &Report{Name: name, Records: nrec, Units: len(units), ByReason: map[string]int{}, lake: out.Lake != nil, es: out.ES != nil, streams: out.Streams != nil}
 	want := make(map[stream.EventID]bool, len(units))
 	for _, u := range units {
 		want[u.ID] = true
@@ -196,6 +218,10 @@ func Account(ctx context.Context, name string, nrec int, units []Unit, out Outpu
 		if lakeOK {
 			r.InLake++
 		}
+		streamOK := out.Streams[hex] >= 1
+		if streamOK {
+			r.InStreams++
+		}
 		if esN == 1 {
 			r.InESOnce++
 		}
@@ -211,7 +237,8 @@ func Account(ctx context.Context, name string, nrec int, units []Unit, out Outpu
 			r.ByReason[code]++
 			continue
 		}
-		if (out.Lake == nil || lakeOK) && (out.ES == nil || esN >= 1) && (out.Lake != nil || out.ES != nil) {
+		if (out.Lake == nil || lakeOK) && (out.ES == nil || esN >= 1) && (out.Streams == nil || streamOK) &&
+			(out.Lake != nil || out.ES != nil || out.Streams != nil) {
 			continue
 		}
 		r.Lost++
@@ -228,7 +255,7 @@ func isNotExist(err error) bool {
 
 // Table renders reports as an aligned text table, one row per report.
 func Table(rs ...*Report) string {
-	head := []string{"scenario", "records", "units", "skipped", "in lake ≥1", "in ES =1", "dup in ES", "dead-lettered (reason)", "lost"}
+	head := []string{"scenario", "records", "units", "skipped", "in lake ≥1", "in streams ≥1", "in ES =1", "dup in ES", "dead-lettered (reason)", "lost"}
 	rows := [][]string{head}
 	for _, r := range rs {
 		na := func(ok bool, n int) string {
@@ -246,7 +273,7 @@ func Table(rs ...*Report) string {
 			dls += " (" + strings.Join(dl, ", ") + ")"
 		}
 		rows = append(rows, []string{r.Name, fmt.Sprint(r.Records), fmt.Sprint(r.Units), fmt.Sprint(r.Skipped),
-			na(r.lake, r.InLake), na(r.es, r.InESOnce), na(r.es, r.DuplicatedES), dls, fmt.Sprint(r.Lost)})
+			na(r.lake, r.InLake), na(r.streams, r.InStreams), na(r.es, r.InESOnce), na(r.es, r.DuplicatedES), dls, fmt.Sprint(r.Lost)})
 	}
 	width := make([]int, len(head))
 	for _, row := range rows {

@@ -39,11 +39,13 @@ type chaosEnv struct {
 	es, s3  *faultproxy.Proxy
 	s3c     *s3.Client
 	reports []*reliability.Report
+	st      *streamEnv // private kinesalite/dynalite, started by the first stream row
+	t       *testing.T // the matrix's test (owns the private servers)
 }
 
 func newChaosEnv(t *testing.T) *chaosEnv {
 	ep := stacktest.Require(t, "s3", "elasticsearch")
-	env := &chaosEnv{ep: ep, s3c: ep.S3(t)}
+	env := &chaosEnv{ep: ep, s3c: ep.S3(t), t: t}
 	var err error
 	if env.es, err = faultproxy.New(ep.ESURL); err != nil {
 		t.Fatal(err)
@@ -304,6 +306,10 @@ func matrix() []scenario {
 	}
 }
 
+func subtestName(s string) string {
+	return strings.NewReplacer(" ", "_", ",", "", "×", "x", ":", "").Replace(s)
+}
+
 // TestIntegrationFaultMatrix runs the pipeline (setup.Build: S3 lake,
 // Elasticsearch, dead-letter directory) against the local stack through
 // fault-injecting proxies, scenario by scenario, and accounts for every
@@ -315,7 +321,34 @@ func TestIntegrationFaultMatrix(t *testing.T) {
 		if sc.full && !chaosFull() {
 			continue
 		}
-		t.Run(strings.NewReplacer(" ", "_", ",", "", "×", "x", ":", "").Replace(sc.name), func(t *testing.T) { env.run(t, sc) })
+		t.Run(subtestName(sc.name), func(t *testing.T) { env.run(t, sc) })
+	}
+	// The stream rows: partition, the KCL consumer, the ingest handler.
+	rows := []struct {
+		name string
+		run  func(t *testing.T, name string)
+	}{
+		{"partition: PutRecords partial failures", env.runPartition},
+		{"ingest: deadline mid-batch", env.runIngestDeadline},
+		{"kcl: 3 workers racing, lease writes refused", func(t *testing.T, name string) {
+			env.runKCL(t, kclRow{name: name, seed: 1, workers: 3, ddbFaults: 12})
+		}},
+	}
+	seeds := 2
+	if chaosFull() {
+		seeds = 20
+	}
+	for s := 1; s <= seeds; s++ {
+		seed := uint64(s)
+		rows = append(rows, struct {
+			name string
+			run  func(t *testing.T, name string)
+		}{fmt.Sprintf("kcl: SIGKILL a worker, seed %d", s), func(t *testing.T, name string) {
+			env.runKCL(t, kclRow{name: name, seed: seed, workers: 2, kill: true})
+		}})
+	}
+	for _, r := range rows {
+		t.Run(subtestName(r.name), func(t *testing.T) { r.run(t, r.name) })
 	}
 	reliability.Log(t, env.reports...)
 }

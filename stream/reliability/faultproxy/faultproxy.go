@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -168,7 +169,7 @@ func New(target string) (*Proxy, error) {
 		}
 	}}
 	p.rp.ModifyResponse = p.modify
-	p.rp.ErrorLog = nil
+	p.rp.ErrorLog = log.New(io.Discard, "", 0) // a cancelled request is the fault, not news
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve), ReadHeaderTimeout: 10 * time.Second}
 	p.URL = "http://" + ln.Addr().String()
 	go func() { _ = p.srv.Serve(ln) }()
