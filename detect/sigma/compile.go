@@ -67,15 +67,25 @@ type fieldNode struct {
 }
 
 func (n *fieldNode) eval(m *Matcher) bool {
+	if n.f.ct != nil && m.rec != nil && n.ref == nil {
+		// One string field of the Record: no value list.
+		vs := m.one[:0]
+		if s := n.f.ct(m.rec); s != "" {
+			m.one[0] = val{s: s, kind: jsonscan.String}
+			vs = m.one[:1]
+		}
+		return n.test(m, vs, 0)
+	}
 	lo := len(m.vals)
 	m.lookup(n.f)
-	ok := n.test(m, lo)
+	ok := n.test(m, m.vals[lo:], lo)
 	m.vals = m.vals[:lo]
 	return ok
 }
 
-func (n *fieldNode) test(m *Matcher, lo int) bool {
-	vs := m.vals[lo:]
+// test tests the field's values vs, which are m.vals[lo:] when the node
+// is a fieldref.
+func (n *fieldNode) test(m *Matcher, vs []val, lo int) bool {
 	switch {
 	case n.exists != 0:
 		has := false

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gannet-sec/gannet/detect/jsonscan"
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/cloudtrail"
 )
 
 // val is one value of a field in the event being evaluated. s aliases the
@@ -33,6 +34,8 @@ type span struct{ start, end int32 }
 type Matcher struct {
 	set  *Set
 	ev   *stream.Event
+	rec  *cloudtrail.Record // ev.Native when it is one
+	one  [1]val             // the value of a Record string field under test
 	vals []val
 	buf  []byte // decoded strings and formatted numbers, reset per event
 	low  []byte // lower-cased strings, reset per event
@@ -65,6 +68,7 @@ func (s *Set) NewMatcher() *Matcher {
 // reset prepares the Matcher for a new event.
 func (m *Matcher) reset(ev *stream.Event) {
 	m.ev = ev
+	m.rec, _ = ev.Native.(*cloudtrail.Record)
 	m.vals = m.vals[:0]
 	m.buf = m.buf[:0]
 	m.low = m.low[:0]
@@ -96,18 +100,19 @@ func (m *Matcher) Match(ev *stream.Event, dst []*Compiled) []*Compiled {
 	m.cands = m.cands[:0]
 	for fi := range ix.fields {
 		f := &ix.fields[fi]
+		if f.field.ct != nil && m.rec != nil {
+			if s := f.field.ct(m.rec); s != "" {
+				m.candidates(f.table.get(s))
+			}
+			continue
+		}
 		m.vals = m.vals[:0]
 		m.lookup(f.field)
 		for i := range m.vals {
 			if !m.vals[i].scalar() {
 				continue
 			}
-			for _, r := range f.table.get(m.vals[i].s) {
-				if m.seen[r.index] != m.gen {
-					m.seen[r.index] = m.gen
-					m.cands = append(m.cands, r)
-				}
-			}
+			m.candidates(f.table.get(m.vals[i].s))
 		}
 	}
 	for _, r := range m.cands {
@@ -118,6 +123,16 @@ func (m *Matcher) Match(ev *stream.Event, dst []*Compiled) []*Compiled {
 	}
 	m.vals = m.vals[:0]
 	return dst
+}
+
+// candidates adds the rules of rs not yet candidates for this event.
+func (m *Matcher) candidates(rs []*Compiled) {
+	for _, r := range rs {
+		if m.seen[r.index] != m.gen {
+			m.seen[r.index] = m.gen
+			m.cands = append(m.cands, r)
+		}
+	}
 }
 
 // Matches reports whether rule r matches ev, bypassing the index (tests
@@ -151,6 +166,12 @@ func (m *Matcher) Values(f *Field, ev *stream.Event, dst []string) []string {
 
 // lookup appends the values of f in the current event to m.vals.
 func (m *Matcher) lookup(f *Field) {
+	if f.ct != nil && m.rec != nil {
+		if s := f.ct(m.rec); s != "" {
+			m.vals = append(m.vals, val{s: s, kind: jsonscan.String})
+		}
+		return
+	}
 	if f.native != nil && m.ev.Native != nil && f.native(m) {
 		return
 	}

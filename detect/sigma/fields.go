@@ -8,6 +8,7 @@ import (
 
 	"github.com/gannet-sec/gannet/detect/jsonscan"
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/cloudtrail"
 )
 
 // Field is a Sigma field name resolved to how its values are read from an
@@ -25,6 +26,9 @@ type Field struct {
 	// native reads a CloudTrail-native name from a *cloudtrail.Record in
 	// Event.Native (tried first); nil when the Record does not type it.
 	native func(m *Matcher) bool
+	// ct is set with native when the name is one string field of the
+	// Record: an empty string is absent.
+	ct func(r *cloudtrail.Record) string
 	// raw path: top-level key id and the rest of the path.
 	rawTop  int
 	rawRest []string
@@ -222,7 +226,7 @@ func (s *Set) field(name string) *Field {
 		f.rawJSONOnly = tf.onlyFormat == stream.FormatUnknown
 	}
 	if tf, ok := typedFields[name]; !ok || tf.onlyFormat == stream.FormatCloudTrail {
-		f.native = cloudtrailNative(name)
+		f.native, f.ct = cloudtrailNative(name)
 	}
 	if !f.noRaw {
 		parts := strings.Split(name, ".")

@@ -41,8 +41,10 @@ func ctJSON(get func(r *cloudtrail.Record) string, rest []string) func(m *Matche
 }
 
 // cloudtrailNative returns the accessor of a CloudTrail-native field name
-// over *cloudtrail.Record, or nil when the Record does not type it.
-func cloudtrailNative(name string) func(m *Matcher) bool {
+// over *cloudtrail.Record, or nil when the Record does not type it; str is
+// set besides when the name is one string field of the Record (read
+// directly, without a value list, on the hot path).
+func cloudtrailNative(name string) (acc func(m *Matcher) bool, str func(r *cloudtrail.Record) string) {
 	hot := map[string]func(r *cloudtrail.Record) string{
 		"eventSource":        func(r *cloudtrail.Record) string { return r.EventSource },
 		"eventName":          func(r *cloudtrail.Record) string { return r.EventName },
@@ -89,7 +91,7 @@ func cloudtrailNative(name string) func(m *Matcher) bool {
 		},
 	}
 	if get, ok := hot[name]; ok {
-		return ctString(get)
+		return ctString(get), get
 	}
 	head, rest, _ := strings.Cut(name, ".")
 	sub := map[string]func(r *cloudtrail.Record) string{
@@ -104,9 +106,9 @@ func cloudtrailNative(name string) func(m *Matcher) bool {
 		if rest != "" {
 			path = strings.Split(rest, ".")
 		}
-		return ctJSON(get, path)
+		return ctJSON(get, path), nil
 	}
-	return nil
+	return nil, nil
 }
 
 var _ stream.Native = (*cloudtrail.Record)(nil)
