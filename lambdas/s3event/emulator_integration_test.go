@@ -94,9 +94,9 @@ func uploadStreaming(ctx context.Context, c *s3.Client, bucket, key string, r io
 	return parts, err
 }
 
-// peakRSS returns VmHWM (peak resident set) of the running process whose
-// executable is exe, in bytes.
-func peakRSS(exe string) (int64, error) {
+// procUsage returns the peak resident set (VmHWM) and the CPU time (user +
+// system) so far of the running process whose executable is exe.
+func procUsage(exe string) (rss int64, cpu time.Duration, err error) {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		if p, err := os.Readlink(filepath.Join(d, "exe")); err != nil || p != exe {
@@ -104,16 +104,28 @@ func peakRSS(exe string) (int64, error) {
 		}
 		st, err := os.ReadFile(filepath.Join(d, "status"))
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		m := regexp.MustCompile(`(?m)^VmHWM:\s+(\d+) kB`).FindSubmatch(st)
 		if m == nil {
-			return 0, fmt.Errorf("no VmHWM in %s/status", d)
+			return 0, 0, fmt.Errorf("no VmHWM in %s/status", d)
 		}
 		kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-		return kb << 10, nil
+		stat, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			return 0, 0, err
+		}
+		// Fields after the command name: state is the 3rd field, utime the 14th, stime the 15th.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			return 0, 0, fmt.Errorf("%s/stat: %q", d, stat)
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		stt, _ := strconv.ParseInt(f[12], 10, 64)
+		const ticks = 100 // USER_HZ on Linux
+		return kb << 10, time.Duration(ut+stt) * time.Second / ticks, nil
 	}
-	return 0, fmt.Errorf("no process runs %s", exe)
+	return 0, 0, fmt.Errorf("no process runs %s", exe)
 }
 
 // lakeCount reads the lake's cloudtrail table with DuckDB and pyarrow (the
@@ -161,11 +173,12 @@ func TestIntegrationS3EventResumes200MBGzipObject(t *testing.T) {
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
+	removeBucket(t, s3c, bucket)
 	key := "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/01/123456789012_CloudTrail_eu-west-1_20261101T0000Z_big.json.gz"
 
 	// Generate and upload: the generator writes through gzip into a pipe the
 	// multipart upload reads 16 MiB at a time.
-	phase := time.Now()
+	phase, phaseCPU := time.Now(), cpuTime()
 	pr, pw := io.Pipe()
 	genDone := make(chan bigObject, 1)
 	go func() {
@@ -179,7 +192,7 @@ func TestIntegrationS3EventResumes200MBGzipObject(t *testing.T) {
 	if err != nil {
 		t.Fatalf("streaming upload: %v", err)
 	}
-	upload := time.Since(phase)
+	upload, uploadCPU := time.Since(phase), cpuTime()-phaseCPU
 	head, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		t.Fatal(err)
@@ -187,8 +200,8 @@ func TestIntegrationS3EventResumes200MBGzipObject(t *testing.T) {
 	if size := aws.ToInt64(head.ContentLength); size != obj.Gzip || size < minGzipBytes {
 		t.Fatalf("object is %d bytes on S3, generator wrote %d gzip bytes; want ≥ %d", size, obj.Gzip, minGzipBytes)
 	}
-	t.Logf("object: %d events (%d high-entropy), %.1f MB JSON, %.1f MB gzip (ratio %.2f), %d parts; generated and uploaded in %s",
-		obj.Events, obj.HighEntropy, float64(obj.Raw)/1e6, float64(obj.Gzip)/1e6, float64(obj.Raw)/float64(obj.Gzip), parts, upload.Round(time.Millisecond))
+	t.Logf("object: %d events (%d high-entropy), %.1f MB JSON, %.1f MB gzip (ratio %.2f), %d parts; generated and uploaded in %s (test process CPU %s)",
+		obj.Events, obj.HighEntropy, float64(obj.Raw)/1e6, float64(obj.Gzip)/1e6, float64(obj.Raw)/float64(obj.Gzip), parts, upload.Round(time.Millisecond), uploadCPU.Round(10*time.Millisecond))
 
 	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(bucket)})
 	if err != nil {
@@ -235,7 +248,7 @@ func TestIntegrationS3EventResumes200MBGzipObject(t *testing.T) {
 	m.drain(ctx)
 	invocations, offsets := m.invocations, m.offsets
 	processing := time.Since(phase)
-	rss, rssErr := peakRSS(fn.Bootstrap)
+	rss, handlerCPU, rssErr := procUsage(fn.Bootstrap)
 	log := fn.Log()
 	fn.Stop()
 	var durations []string
@@ -253,7 +266,7 @@ func TestIntegrationS3EventResumes200MBGzipObject(t *testing.T) {
 	if rssErr != nil {
 		t.Errorf("peak RSS of the handler: %v", rssErr)
 	} else {
-		t.Logf("handler peak RSS (VmHWM): %.0f MiB", float64(rss)/(1<<20))
+		t.Logf("handler process: peak RSS (VmHWM) %.0f MiB, CPU time %s", float64(rss)/(1<<20), handlerCPU.Round(10*time.Millisecond))
 		// Bounded memory: far below the object, compressed or not.
 		if rss > 512<<20 {
 			t.Errorf("handler peak RSS %d MiB for a %d MB object: memory is not bounded", rss>>20, obj.Gzip/1e6)

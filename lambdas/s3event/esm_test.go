@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/gannet-sec/gannet/lambdas/handler"
@@ -107,4 +108,28 @@ func (m *esm) continuation(body string) {
 		m.t.Errorf("continuation %d resumes at %d, not after the previous one (%d)", c.Part, c.Offset, m.offsets[k-1])
 	}
 	m.offsets = append(m.offsets, c.Offset)
+}
+
+// removeBucket deletes a test bucket and its objects when the test ends, so
+// that big objects do not pile up on the shared local S3 server.
+func removeBucket(t *testing.T, c *s3.Client, bucket string) {
+	t.Cleanup(func() {
+		ctx := context.Background()
+		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Logf("cleaning up bucket %s: %v", bucket, err)
+				return
+			}
+			for _, o := range page.Contents {
+				if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key}); err != nil {
+					t.Logf("cleaning up s3://%s/%s: %v", bucket, *o.Key, err)
+				}
+			}
+		}
+		if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Logf("cleaning up bucket %s: %v", bucket, err)
+		}
+	})
 }

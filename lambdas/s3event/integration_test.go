@@ -94,6 +94,7 @@ func TestIntegrationS3EventResumesAcrossInvocations(t *testing.T) {
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
+	removeBucket(t, s3c, bucket)
 	path, events_ := writeCloudTrailObject(t, size)
 	st, _ := os.Stat(path)
 	f, err := os.Open(path)
