@@ -72,13 +72,17 @@ func (w Worker) PipelineConfig() config.Config {
 }
 
 // Consumer builds the worker's consumer in this process (AWS settings from
-// awsCfg), with FastTiming and lease stealing on.
-func (w Worker) Consumer(ctx context.Context, awsCfg aws.Config, log *slog.Logger) (*kcl.Consumer, error) {
+// awsCfg), with FastTiming and lease stealing on; mods change the
+// consumer's configuration after that.
+func (w Worker) Consumer(ctx context.Context, awsCfg aws.Config, log *slog.Logger, mods ...func(*kcl.Config)) (*kcl.Consumer, error) {
 	gc := w.PipelineConfig()
 	cfg := kcl.Config{Stream: w.Stream, App: w.App, WorkerID: w.ID, AWS: awsCfg,
 		NewPipeline: kcl.SetupFactory(gc, setup.Options{Logger: log}), FormatFor: gc.FormatFor, Logger: log,
 		LeaseStealing: true}
 	FastTiming(&cfg)
+	for _, m := range mods {
+		m(&cfg)
+	}
 	return kcl.New(ctx, cfg)
 }
 
