@@ -22,20 +22,26 @@
 //   - The bulk body is written by a hand-written ECS encoder (Encoder) into reused
 //     buffers: no reflection and no allocation per event.
 //
-// The native record. Until the typed records of stream/format/* get encoders of
-// their own, the native part of an event is taken from Event.Raw:
+// The native record, aws.<format> (field reference: FIELDS.md):
 //
-//   - JSON formats (CloudTrail, GuardDuty, WAF, Route 53 Resolver) embed the raw
-//     record, validated and compacted, as the object aws.<format> (mapped
-//     dynamically: strings as keyword, no date or numeric detection). The members
-//     whose shape varies per API call or finding type (CloudTrail
-//     requestParameters, responseElements, additionalEventData…, GuardDuty service
-//     and resource, WAF rule lists) are embedded as one JSON string each, mapped as
-//     text: searchable by word, but unable to explode the mapping or conflict
-//     between events. The flattened type would keep them structured but is missing
-//     from the OSS/integ-test distributions and named differently in OpenSearch.
-//     A record that is not one JSON object is kept as event.original instead.
-//   - Text formats (ALB, VPC flow, S3 access) and generic JSON keep the raw line in
-//     event.original (stored, not indexed): their typed fields are the ECS fields;
-//     an aws.<format> object for them is left to the typed-record encoders.
+//   - Text formats (ALB, VPC flow, S3 access) get a typed object written from
+//     the parser's record (Event.Native): aws.alb, aws.vpcflow, aws.s3access,
+//     with the Elastic AWS integration's field names where it has one, every
+//     field mapped explicitly (keyword, long, double, ip, date, boolean), and
+//     absent values ("-", AWS's -1) left out. The raw line stays in
+//     event.original (stored, not indexed).
+//   - JSON formats (CloudTrail, GuardDuty, WAF, Route 53 Resolver) embed the
+//     raw record, validated and compacted, as the object aws.<format> (mapped
+//     dynamically: strings as keyword, integers as long, fractions as double,
+//     no date or numeric detection), so every member the parser reads, and
+//     those it ignores, is searchable under its own name. The members whose
+//     shape varies per API call or finding type (CloudTrail
+//     requestParameters, responseElements, additionalEventData…, GuardDuty
+//     service and resource, WAF rule lists) are embedded as one JSON string
+//     each, mapped as text: searchable by word, but unable to explode the
+//     mapping or conflict between events. The flattened type would keep them
+//     structured but is missing from the OSS/integ-test distributions and
+//     named differently in OpenSearch. A record that is not one JSON object
+//     is kept as event.original instead.
+//   - Generic JSON keeps the raw object in event.original only.
 package elastic

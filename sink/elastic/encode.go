@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gannet-sec/gannet/stream"
+	"github.com/gannet-sec/gannet/stream/format/jsonlog"
 )
 
 // nativeSpec says, for one JSON format, which members of the native record
@@ -226,8 +227,19 @@ func (e *Encoder) AppendDocument(dst []byte, ev *stream.Event) []byte {
 		dst = append(dst, "]}"...)
 	}
 
+	// Generic JSON: the level as ECS log.level, and which key gave the time.
+	jr, _ := ev.Native.(*jsonlog.Record)
+	if jr != nil && jr.Level != "" {
+		dst = append(key(dst, `"log":`), `{"level":`...)
+		dst = append(appendString(dst, jr.Level), '}')
+	}
+
 	dst = append(key(dst, `"gannet":`), `{"lineage":`...)
 	dst = appendLineage(dst, &ev.Lineage)
+	if jr != nil && jr.TimeKey != "" {
+		dst = append(key(dst, `"json":`), `{"time_key":`...)
+		dst = append(appendString(dst, jr.TimeKey), '}')
+	}
 	dst = append(dst, '}')
 
 	if native {

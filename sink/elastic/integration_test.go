@@ -233,6 +233,15 @@ func integration(t *testing.T, url string, client *es.Client) {
 			q    es.Query
 			want func(ev *stream.Event) bool
 		}
+		// Indices of their own: the other subtests fill the same formats.
+		np := prefix + "-nf"
+		ns := newSink(url, func(c *Config) { c.IndexPrefix = np })
+		t.Cleanup(func() {
+			for _, f := range stream.Formats() {
+				client.IndexDeleteIndexTemplate(np + "-" + f.String()).Do(context.Background())
+			}
+			client.IndexDeleteIndexTemplate(np + "-alerts").Do(context.Background())
+		})
 		// Thresholds of range queries come from the data: the median.
 		var vpcEnd time.Time
 		queries := func(f stream.Format) []query {
@@ -328,11 +337,11 @@ func integration(t *testing.T, url string, client *es.Client) {
 					evs[i].Raw = bytes.Replace(evs[i].Raw, old, fmt.Appendf(nil, `"severity":%v,`, r.Detail.Severity), 1)
 				}
 			}
-			if err := s.Write(ctx, evs); err != nil {
+			if err := ns.Write(ctx, evs); err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
 			refresh()
-			alias := prefix + "-" + f.String()
+			alias := np + "-" + f.String()
 			if n := count(alias, nil); n != int64(len(evs)) {
 				t.Errorf("%s: %d documents, want %d", f, n, len(evs))
 			}

@@ -257,79 +257,121 @@ func leaves(prefix string, v any, yield func(string, any)) {
 func TestNativeFieldsMapped(t *testing.T) {
 	for _, f := range format.Generatable() {
 		t.Run(f.String(), func(t *testing.T) {
-			js, err := json.Marshal(EventMapping(f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var mapping map[string]any
-			if err := json.Unmarshal(js, &mapping); err != nil {
-				t.Fatal(err)
-			}
 			evs := parsedEvents(t, f, 1000, 3)
 			if f == stream.FormatVPCFlow {
 				evs = append(evs, customVPCFlow(t)...)
 			}
-			var e Encoder
-			seen := map[string]bool{}
-			dynamicSeen := 0
-			for i := range evs {
-				leaves("", decodeLine(t, e.AppendDocument(nil, &evs[i])), func(p string, v any) {
-					if v == nil { // null: no value, whatever the type
-						return
-					}
-					m, dyn := mappingOf(mapping, p)
-					if dyn {
-						if !strings.HasPrefix(p, "aws."+f.String()+".") || !embedsNative(f) {
-							t.Errorf("%s falls to dynamic mapping", p)
-						}
-						dynamicSeen++
-						return
-					}
-					if m == nil {
-						t.Errorf("%s is not mapped (and would be dropped)", p)
-						return
-					}
-					seen[p] = true
-					typ, _ := m["type"].(string)
-					if idx, ok := m["index"].(bool); ok && !idx && p != "event.original" {
-						t.Errorf("%s is not indexed", p)
-					}
-					switch typ {
-					case "long", "double":
-						if _, ok := v.(float64); !ok {
-							t.Errorf("%s (%s) holds %T %v", p, typ, v, v)
-						}
-					case "boolean":
-						if _, ok := v.(bool); !ok {
-							t.Errorf("%s (boolean) holds %T %v", p, v, v)
-						}
-					case "keyword", "text", "ip", "date":
-						s, ok := v.(string)
-						if !ok {
-							t.Errorf("%s (%s) holds %T %v", p, typ, v, v)
-						}
-						if typ == "date" {
-							if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
-								t.Errorf("%s: %v", p, err)
-							}
-						}
-					case "geo_point":
-					default:
-						t.Errorf("%s has mapping %v", p, m)
-					}
-				})
+			checkMapped(t, f, evs)
+		})
+	}
+}
+
+// checkMapped encodes evs and checks every field of every document against
+// format f's template.
+func checkMapped(t *testing.T, f stream.Format, evs []stream.Event) {
+	t.Helper()
+	js, err := json.Marshal(EventMapping(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mapping map[string]any
+	if err := json.Unmarshal(js, &mapping); err != nil {
+		t.Fatal(err)
+	}
+	var e Encoder
+	seen := map[string]bool{}
+	dynamicSeen := 0
+	for i := range evs {
+		leaves("", decodeLine(t, e.AppendDocument(nil, &evs[i])), func(p string, v any) {
+			if v == nil { // null: no value, whatever the type
+				return
 			}
-			var native []string
-			for p := range seen {
-				if strings.HasPrefix(p, "aws.") {
-					native = append(native, p)
+			m, dyn := mappingOf(mapping, p)
+			if dyn {
+				if !strings.HasPrefix(p, "aws."+f.String()+".") || !embedsNative(f) {
+					t.Errorf("%s falls to dynamic mapping", p)
 				}
+				dynamicSeen++
+				return
 			}
-			sort.Strings(native)
-			t.Logf("%d explicitly mapped fields seen, %d native: %v; %d dynamic leaf values", len(seen), len(native), native, dynamicSeen)
-			if !embedsNative(f) && len(native) == 0 {
-				t.Errorf("no aws.%s field written", f)
+			if m == nil {
+				t.Errorf("%s is not mapped (and would be dropped)", p)
+				return
+			}
+			seen[p] = true
+			typ, _ := m["type"].(string)
+			if idx, ok := m["index"].(bool); ok && !idx && p != "event.original" {
+				t.Errorf("%s is not indexed", p)
+			}
+			switch typ {
+			case "long", "double":
+				if _, ok := v.(float64); !ok {
+					t.Errorf("%s (%s) holds %T %v", p, typ, v, v)
+				}
+			case "boolean":
+				if _, ok := v.(bool); !ok {
+					t.Errorf("%s (boolean) holds %T %v", p, v, v)
+				}
+			case "keyword", "text", "ip", "date":
+				s, ok := v.(string)
+				if !ok {
+					t.Errorf("%s (%s) holds %T %v", p, typ, v, v)
+				}
+				if typ == "date" {
+					if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+						t.Errorf("%s: %v", p, err)
+					}
+				}
+			case "geo_point":
+			default:
+				t.Errorf("%s has mapping %v", p, m)
 			}
 		})
 	}
+	var native []string
+	for p := range seen {
+		if strings.HasPrefix(p, "aws.") {
+			native = append(native, p)
+		}
+	}
+	sort.Strings(native)
+	t.Logf("%d explicitly mapped fields seen, %d native: %v; %d dynamic leaf values", len(seen), len(native), native, dynamicSeen)
+	if !embedsNative(f) && f != stream.FormatJSON && len(native) == 0 {
+		t.Errorf("no aws.%s field written", f)
+	}
+}
+
+// TestGenericJSON checks the generic JSON format's document: log.level and
+// gannet.json.time_key from its record, the object in event.original (the
+// one place its fields are, indexed as text for that format).
+func TestGenericJSON(t *testing.T) {
+	lines := []string{
+		`{"@timestamp":"2026-11-01T10:00:00Z","level":"warn","msg":"disk full","client_ip":"81.2.69.160","user":"bob"}`,
+		`{"time":1793527200,"severity":"error","message":"x\ny","status":503}`,
+		`{"no":"time"}`,
+	}
+	p := format.NewSet(format.Options{}).For(stream.FormatJSON, nil)
+	var evs []stream.Event
+	for i, l := range lines {
+		u := stream.Unit{Data: []byte(l), Format: stream.FormatJSON,
+			Lineage: stream.Lineage{Kind: stream.OriginFile, Source: "app.log", Offset: int64(i * 100), SubSequence: -1}}
+		evs = append(evs, stream.Event{Lineage: u.Lineage, ID: u.Lineage.ID(), Raw: u.Data, Ingested: fixtureStart})
+		if err := p.Parse(&u, &evs[i]); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+	}
+	var e Encoder
+	for i, want := range []struct{ level, timeKey string }{{"warn", "@timestamp"}, {"error", "time"}, {"", ""}} {
+		d := decodeLine(t, e.AppendDocument(nil, &evs[i]))
+		if got, _ := path(d, "log", "level").(string); got != want.level {
+			t.Errorf("line %d: log.level %q, want %q", i+1, got, want.level)
+		}
+		if got, _ := path(d, "gannet", "json", "time_key").(string); got != want.timeKey {
+			t.Errorf("line %d: gannet.json.time_key %q, want %q", i+1, got, want.timeKey)
+		}
+		if path(d, "event", "original") != lines[i] {
+			t.Errorf("line %d: event.original %v", i+1, path(d, "event", "original"))
+		}
+	}
+	checkMapped(t, stream.FormatJSON, evs)
 }

@@ -128,6 +128,12 @@ func specMapping(spec *nativeSpec) m {
 // double, no date or numeric detection) except their stringified members
 // (text) and the members nativeMapping names.
 func EventMapping(f stream.Format) map[string]any {
+	original := stored
+	if f == stream.FormatJSON {
+		// Generic JSON has no native object: its raw object is the only
+		// place its own fields are, so it is indexed (words, as text).
+		original = m{"type": "text"}
+	}
 	return m{
 		"dynamic":           false,
 		"date_detection":    false,
@@ -143,7 +149,7 @@ func EventMapping(f stream.Format) map[string]any {
 			"event": obj(m{
 				"id": kw, "kind": kw, "category": kw, "type": kw, "action": kw, "outcome": kw,
 				"dataset": kw, "module": kw, "provider": kw, "severity": long, "ingested": date,
-				"original": stored,
+				"original": original,
 			}),
 			"source":      endpointMapping(),
 			"destination": endpointMapping(),
@@ -166,7 +172,8 @@ func EventMapping(f stream.Format) map[string]any {
 				"indicator": obj(m{"name": kw, "type": kw, "provider": kw, "confidence": kw}),
 				"matched":   obj(m{"field": kw, "atomic": kw, "type": kw}),
 			}}}),
-			"gannet": obj(m{"lineage": lineageMapping()}),
+			"log":    obj(m{"level": kw}),
+			"gannet": obj(m{"lineage": lineageMapping(), "json": obj(m{"time_key": kw})}),
 			"aws":    m{"dynamic": false, "properties": m{f.String(): nativeMapping(f)}},
 		},
 	}
