@@ -52,3 +52,49 @@ func KinesisPayload(f stream.Format, n, per int, seed int64) ([]byte, int64, err
 	b, err := json.Marshal(ev)
 	return b, fx.Bytes, err
 }
+
+// PayloadLimit is the largest invocation payload Lambda accepts (6 MB).
+const PayloadLimit = 6 << 20
+
+// Invocation is what one ingest Lambda invocation receives for a fixture:
+// the Kinesis event JSON of as many of its records (one entry each) as fit
+// the payload limit, up to max (an event source mapping's batch size).
+type Invocation struct {
+	Payload []byte
+	Records int   // Kinesis records (= entries) in the payload
+	Bytes   int64 // their size
+}
+
+// NewInvocation builds the payload from the first records of fx.
+func NewInvocation(fx *Fixture, maxRecords int) (*Invocation, error) {
+	var ev events.KinesisEvent
+	inv := &Invocation{}
+	size := 64 // {"Records":[]}
+	for i := range fx.Records[:min(maxRecords, len(fx.Records))] {
+		r := &fx.Records[i]
+		kr := events.KinesisEventRecord{
+			AwsRegion: "eu-west-1", EventID: r.Lineage.Shard + ":" + r.Lineage.Sequence, EventName: "aws:kinesis:record",
+			EventSource: "aws:kinesis", EventSourceArn: r.Lineage.Source,
+			EventVersion: "1.0", InvokeIdentityArn: "arn:aws:iam::123456789012:role/gannet-ingest",
+			Kinesis: events.KinesisRecord{ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: r.ArrivalTime},
+				Data: r.Data, KinesisSchemaVersion: "1.0", PartitionKey: r.PartitionKey, SequenceNumber: r.Lineage.Sequence},
+		}
+		one, err := json.Marshal(kr)
+		if err != nil {
+			return nil, err
+		}
+		if size+len(one)+1 > PayloadLimit {
+			break
+		}
+		size += len(one) + 1
+		ev.Records = append(ev.Records, kr)
+		inv.Bytes += int64(len(r.Data))
+	}
+	inv.Records = len(ev.Records)
+	var err error
+	inv.Payload, err = json.Marshal(ev)
+	if err == nil && len(inv.Payload) > PayloadLimit {
+		err = fmt.Errorf("hotpath: invocation payload %d bytes exceeds the limit", len(inv.Payload))
+	}
+	return inv, err
+}

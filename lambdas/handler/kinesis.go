@@ -32,9 +32,17 @@ type Kinesis struct {
 	// Margin: stop starting new chunks this long before the deadline, so the
 	// function returns what it finished instead of timing out (default 2s).
 	Margin time.Duration
-	// ChunkSize is the number of Kinesis records per pipeline batch (default 500).
+	// ChunkSize is the largest number of Kinesis records per pipeline batch
+	// (default 500).
 	ChunkSize int
-	Logger    *slog.Logger
+	// ChunkBytes, when positive, also ends a pipeline batch once its records
+	// hold this many bytes of data (a record larger than it is a batch of
+	// its own). Each pipeline batch is flushed, so each costs a lake file
+	// per table and partition: a byte bound keeps batches of small records
+	// (VPC flow lines) large, and batches of large ones (CloudTrail, gzip
+	// or KPL aggregates) small.
+	ChunkBytes int
+	Logger     *slog.Logger
 	// Metrics, when set, receives one EMF report per invocation: the
 	// pipeline counters of the invocation (from Stats) and the iterator age.
 	Metrics *emf.Emitter
@@ -86,8 +94,8 @@ func (h *Kinesis) handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	}
 	h.recs = Records(h.recs[:0], ev.Records, h.FormatFor)
 	var resp events.KinesisEventResponse
-	for start := 0; start < len(h.recs); start += chunk {
-		end := min(start+chunk, len(h.recs))
+	for start, end := 0, 0; start < len(h.recs); start = end {
+		end = chunkEnd(h.recs, start, chunk, h.ChunkBytes)
 		if work.Err() != nil {
 			logger.LogAttrs(ctx, slog.LevelWarn, "deadline near: leaving the rest of the batch for a retry",
 				slog.Int("done", start), slog.Int("records", len(h.recs)))
@@ -106,6 +114,24 @@ func (h *Kinesis) handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	}
 	clear(h.recs)
 	return resp, nil
+}
+
+// chunkEnd returns the end of the pipeline batch that starts at start: at
+// most size records and, when maxBytes > 0, at most maxBytes of data (but
+// at least one record).
+func chunkEnd(recs []stream.Record, start, size, maxBytes int) int {
+	end := min(start+size, len(recs))
+	if maxBytes <= 0 {
+		return end
+	}
+	n := 0
+	for i := start; i < end; i++ {
+		n += len(recs[i].Data)
+		if n > maxBytes && i > start {
+			return i
+		}
+	}
+	return end
 }
 
 func failure(r events.KinesisEventRecord) []events.KinesisBatchItemFailure {

@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -96,4 +97,26 @@ func TestRecordsLineage(t *testing.T) {
 	if l.Kind != stream.OriginKinesis || l.Shard != "shardId-000000000001" || l.Sequence != "A" || l.SubSequence != -1 || recs[0].Format != stream.FormatALB {
 		t.Fatalf("lineage = %+v", recs[0])
 	}
+}
+
+func TestChunksByBytes(t *testing.T) {
+	p := &sizes{}
+	h := &Kinesis{Pipeline: p, ChunkSize: 3, ChunkBytes: 10}
+	// 4+4 fit 10 bytes; 4+4+4 would not; 20 alone exceeds it but is a chunk of its own; then 1+1+1 hit ChunkSize.
+	resp, err := h.Handle(context.Background(), kevent("aaaa", "bbbb", "cccc", "dddddddddddddddddddd", "e", "f", "g", "h"))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("resp = %+v, err = %v", resp, err)
+	}
+	want := []int{2, 1, 1, 3, 1}
+	if fmt.Sprint(p.batches) != fmt.Sprint(want) {
+		t.Fatalf("pipeline batches of %v records, want %v", p.batches, want)
+	}
+}
+
+// sizes records the size of every pipeline batch.
+type sizes struct{ batches []int }
+
+func (s *sizes) Process(_ context.Context, recs []stream.Record) pipeline.Result {
+	s.batches = append(s.batches, len(recs))
+	return pipeline.Result{}
 }

@@ -161,6 +161,9 @@ func cmdRSS(args []string) error {
 // rssChild is the measured process: a cold start and one invocation.
 func rssChild(payloadFile, resultFile string) error {
 	ctx := context.Background()
+	if p := os.Getenv("GANNET_BENCH_HEAPPROFILE"); p != "" {
+		heapAtPeak(p)
+	}
 	c, err := coldstart.Pipeline(ctx, "ingest")
 	if err != nil {
 		return err
