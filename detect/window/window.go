@@ -259,6 +259,15 @@ func (c *Correlator) Invoke(tw events.TimeWindowProperties, evs []stream.Event) 
 	if err != nil {
 		return Result{}, err
 	}
+	for k, g := range st.groups {
+		// A group of a correlation these rules do not have, or not in this
+		// shape (a deploy changed the rules mid-window, or the state is
+		// damaged), is dropped, not indexed past the end of c.corrs or g.seen.
+		if g.corr < 0 || g.corr >= len(c.corrs) || g.seen != nil && len(g.seen) != c.corrs[g.corr].nrules {
+			delete(st.groups, k)
+			st.droppedGroups++
+		}
+	}
 	winLen := winEnd.Sub(winStart)
 	for i := range evs {
 		ev := &evs[i]

@@ -418,12 +418,15 @@ func objectsOf(doc []byte, depth int) ([]Continuation, error) {
 	}
 	switch {
 	case d.Continuation != nil:
+		if d.Continuation.Bucket == "" || d.Continuation.Key == "" {
+			return nil, stream.Permanentf("s3event_invalid", "continuation without bucket or key")
+		}
 		return []Continuation{*d.Continuation}, nil
 	case d.Type == "Notification" && d.Message != "":
 		return objectsOf([]byte(d.Message), depth+1)
 	case d.DetailType != "":
-		if d.DetailType != "Object Created" || d.Detail.Bucket.Name == "" {
-			return nil, nil
+		if d.DetailType != "Object Created" || d.Detail.Bucket.Name == "" || d.Detail.Object.Key == "" {
+			return nil, nil // names no object
 		}
 		// EventBridge keys are not URL-encoded.
 		return []Continuation{{Bucket: d.Detail.Bucket.Name, Key: d.Detail.Object.Key}}, nil
@@ -447,6 +450,9 @@ func objectsOf(doc []byte, depth int) ([]Continuation, error) {
 			key, err := url.QueryUnescape(r.S3.Object.Key)
 			if err != nil {
 				return nil, stream.NewPermanent("s3event_invalid", fmt.Errorf("object key %q: %w", r.S3.Object.Key, err))
+			}
+			if r.S3.Bucket.Name == "" || key == "" {
+				return nil, stream.Permanentf("s3event_invalid", "S3 event record without bucket or key")
 			}
 			out = append(out, Continuation{Bucket: r.S3.Bucket.Name, Key: key})
 		}
