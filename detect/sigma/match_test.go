@@ -1,9 +1,12 @@
 package sigma
 
 import (
+	"maps"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/gannet-sec/gannet/stream"
 )
@@ -235,6 +238,61 @@ func TestExpand(t *testing.T) {
 		ev := stream.Event{Format: stream.FormatCloudTrail, Raw: []byte(raw)}
 		if got := m.Matches(c, &ev); got != want {
 			t.Errorf("%s: got %v, want %v", raw, got, want)
+		}
+	}
+}
+
+// TestFoldTableAgreesWithEqualFold looks up probes of every length up to
+// 3× the longest key, ASCII and not, in a table of folded keys, and checks
+// the answer against strings.EqualFold on every key.
+func TestFoldTableAgreesWithEqualFold(t *testing.T) {
+	keys := []string{"a", "ab", "abc", "Root", "Role", "AssumedRole", "StopLogging", "GetCallerIdentity",
+		"ssm.amazonaws.com", "kms", "s", "Straße", "\u212aey", strings.Repeat("x", 63), strings.Repeat("AbCd", 17),
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) TruffleHog"}
+	m := map[string][]*Compiled{}
+	rules := map[string]*Compiled{}
+	for i, k := range keys {
+		c := &Compiled{index: i}
+		rules[k] = c
+		m[foldString(k)] = append(m[foldString(k)], c)
+	}
+	tab := newFoldTable(m)
+	rng := rand.New(rand.NewPCG(1, 2))
+	flip := func(s string) string {
+		b := []rune(s)
+		for i, r := range b {
+			switch {
+			case rng.IntN(3) == 0 && unicode.IsLetter(r):
+				b[i] = unicode.SimpleFold(r)
+			case rng.IntN(40) == 0:
+				b[i] = []rune{'\u212a', '\u017f', 'K', 's', 'é', 'ß'}[rng.IntN(6)]
+			}
+		}
+		return string(b)
+	}
+	var probes []string
+	for _, k := range keys {
+		for range 20 {
+			probes = append(probes, flip(k))
+		}
+		probes = append(probes, k+"x", k[1:], strings.ToUpper(k))
+	}
+	for n := 0; n <= 3*len(keys[len(keys)-1])+1; n++ {
+		probes = append(probes, strings.Repeat("k", n), strings.Repeat("\u212a", n/3))
+	}
+	for _, p := range probes {
+		want := map[*Compiled]bool{}
+		for _, k := range keys {
+			if strings.EqualFold(p, k) {
+				want[rules[k]] = true
+			}
+		}
+		got := map[*Compiled]bool{}
+		for _, c := range tab.get(p) {
+			got[c] = true
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("get(%q) = %d rules, want %d", p, len(got), len(want))
 		}
 	}
 }
