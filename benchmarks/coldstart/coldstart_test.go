@@ -40,7 +40,6 @@ type Result struct {
 	PeakRSS        int64     `json:"peak_rss"`        // bootstrap VmHWM after the batch
 	RSSAfterInit   int64     `json:"rss_after_init"`  // bootstrap VmHWM after a small first invoke
 	BatchWallMS    float64   `json:"batch_wall_ms"`   // the emulator's Duration for the batch
-	Error          string    `json:"error,omitempty"` // why the batch could not be measured
 	BootstrapBytes int64     `json:"bootstrap_bytes"` // size of the handler binary
 	MemoryMB       int       `json:"memory_mb"`       // AWS_LAMBDA_FUNCTION_MEMORY_SIZE given to the function
 	GeoIPCheck     string    `json:"geoip_check"`     // GANNET_GEOIP_CHECK given to the function
@@ -153,8 +152,7 @@ func TestColdStart(t *testing.T) {
 func measureBatch(t *testing.T, p *stacktest.LambdaProcess, res *Result) {
 	pid := findPID(p.Bootstrap)
 	if pid == 0 {
-		res.Error = "bootstrap process not found in /proc"
-		return
+		t.Fatalf("the 10,000-entry batch cannot be measured: bootstrap process %s not found in /proc", p.Bootstrap)
 	}
 	res.RSSAfterInit = hwm(pid)
 	// 10,000 lines in 10 gzip-compressed records of 1,000 (sent raw, one
@@ -166,14 +164,20 @@ func measureBatch(t *testing.T, p *stacktest.LambdaProcess, res *Result) {
 	}
 	res.PayloadBytes, res.BatchBytes = len(payload), size
 	before := strings.Count(p.Log(), "REPORT RequestId")
-	if _, err := p.Invoke(context.Background(), payload); err != nil {
-		res.Error = err.Error()
-		if len(res.Error) > 300 {
-			res.Error = res.Error[:300]
-		}
-		return
+	out, err := p.Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatalf("the 10,000-entry batch: %v", err)
+	}
+	var resp struct {
+		Failures []json.RawMessage `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil || len(resp.Failures) > 0 {
+		t.Fatalf("the 10,000-entry batch was not acknowledged: %s (%v)", out, err)
 	}
 	res.PeakRSS = hwm(pid)
+	if res.PeakRSS < res.RSSAfterInit || res.PeakRSS == 0 {
+		t.Fatalf("peak RSS %d after the batch, %d after init: VmHWM not read", res.PeakRSS, res.RSSAfterInit)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for strings.Count(p.Log(), "REPORT RequestId") <= before && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
