@@ -187,6 +187,6 @@ func TestIntegrationS3EventResumesAcrossInvocations(t *testing.T) {
 	if invocations < 2 {
 		t.Errorf("%d invocations: a short deadline should split the object", invocations)
 	}
-	t.Logf("object: %d events, %.1f MB uncompressed target, %.1f MB gzip; %d invocations (%d redeliveries) with a %s deadline; %s",
-		events_, float64(size)/1e6, float64(st.Size())/1e6, invocations, m.redeliveries, deadline, took.Round(time.Millisecond))
+	t.Logf("object: %d events, %.1f MB uncompressed target, %.1f MB gzip; %d invocations (%d redeliveries, %d without progress) with a %s deadline; %s",
+		events_, float64(size)/1e6, float64(st.Size())/1e6, invocations, m.redeliveries, m.stalls, deadline, took.Round(time.Millisecond))
 }
