@@ -142,15 +142,17 @@ func ParseCSV(r io.Reader, feed string, opts CSVOptions) ([]Indicator, []Problem
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only valid after a successful Read (it panics when
+			// no field was read, e.g. on a bad delimiter).
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				probs.add(problem(feed, line, "", pe.Err.Error()))
+				probs.add(problem(feed, pe.StartLine, "", pe.Err.Error()))
 				continue
 			}
 			return out, probs.done(feed), fmt.Errorf("intel: %s: %w", feed, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if first && header {
 			first = false
 			find := func(c string, def int) (int, error) {

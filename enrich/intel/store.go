@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gannet-sec/gannet/enrich/dbfile"
 	"github.com/gannet-sec/gannet/stream"
@@ -104,8 +105,8 @@ func ParseFeedSpec(s string) (FeedSpec, error) {
 			if v == "tab" || v == `\t` {
 				v = "\t"
 			}
-			if len([]rune(v)) != 1 {
-				return spec, fmt.Errorf("intel: feed %q: comma must be one character", s)
+			if r := []rune(v); len(r) != 1 || r[0] == '\r' || r[0] == '\n' || r[0] == '"' || r[0] == '#' || r[0] == utf8.RuneError {
+				return spec, fmt.Errorf("intel: feed %q: comma must be one character other than CR, LF, '\"' and '#'", s)
 			}
 			spec.CSV.Comma = []rune(v)[0]
 		default:
