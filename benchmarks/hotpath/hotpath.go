@@ -177,14 +177,22 @@ func WriteGeoIP(dir string) (city, asn string, err error) {
 // NewEnv writes the GeoIP and ASN databases into dir and opens the
 // enricher (GeoIP + ASN + the embedded demo threat-intel feed).
 func NewEnv(ctx context.Context, dir string) (*Env, error) {
+	city, asn, err := WriteGeoIP(dir)
+	if err != nil {
+		return nil, err
+	}
+	return OpenEnv(ctx, city, asn)
+}
+
+// OpenEnv is NewEnv over GeoIP and ASN databases already written (by
+// WriteGeoIP, in another process when the measurement must not count it:
+// writing them takes about 140 MB of heap).
+func OpenEnv(ctx context.Context, city, asn string) (*Env, error) {
 	sigmaDir, err := SigmaDir()
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{RuleDirs: []string{sigmaDir}}
-	if e.GeoIPPath, e.ASNPath, err = WriteGeoIP(dir); err != nil {
-		return nil, err
-	}
+	e := &Env{RuleDirs: []string{sigmaDir}, GeoIPPath: city, ASNPath: asn}
 	e.Enricher, err = enrich.New(ctx, enrich.Options{GeoIPPath: e.GeoIPPath, ASNPath: e.ASNPath, DemoIntel: true})
 	if err != nil {
 		return nil, err

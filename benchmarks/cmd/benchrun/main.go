@@ -13,7 +13,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchrun report|gen|gannet-file|rss|batchcpu|init|cost [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchrun report|gen|gannet-file|rss|batchcpu|init|cost|geoip [flags]")
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
@@ -24,6 +24,7 @@ func main() {
 		"batchcpu":    cmdBatchCPU,
 		"cost":        cmdCost,
 		"init":        cmdInit,
+		"geoip":       cmdGeoIP,
 	}
 	c := cmds[os.Args[1]]
 	if c == nil {

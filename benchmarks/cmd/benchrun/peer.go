@@ -66,7 +66,18 @@ func cmdGannetFile(args []string) error {
 	env := &hotpath.Env{}
 	parts := hotpath.Parts{Lake: true, DeferFlush: true}
 	if *full {
-		if env, err = hotpath.NewEnv(ctx, *envDir); err != nil {
+		// The databases are opened as a deployed Gannet opens them; they
+		// are written here only when benchrun report has not written them
+		// beforehand (writing them is benchmark setup, not Gannet's work).
+		city, asn := filepath.Join(*envDir, "bench-city.mmdb"), filepath.Join(*envDir, "bench-asn.mmdb")
+		_, e1 := os.Stat(city)
+		_, e2 := os.Stat(asn)
+		if e1 == nil && e2 == nil {
+			env, err = hotpath.OpenEnv(ctx, city, asn)
+		} else {
+			env, err = hotpath.NewEnv(ctx, *envDir)
+		}
+		if err != nil {
 			return err
 		}
 		parts = hotpath.UpToES.Parts()

@@ -159,8 +159,13 @@ func cmdReport(args []string) error {
 		rep.Ingest = parseBench(bytes.NewReader(txt))
 	}
 
-	// Peer comparison on one generated file.
+	// Peer comparison on one generated file. The GeoIP databases of the
+	// whole-hot-path run are written first, so that its process only opens
+	// them, as a deployed Gannet does.
 	step("peer comparison")
+	if _, _, err := hotpath.WriteGeoIP(*work); err != nil {
+		return err
+	}
 	in := filepath.Join(*work, "cloudtrail.ndjson")
 	if _, err := runProc(nil, self, "gen", "-format", "cloudtrail", "-n", strconv.Itoa(*peerEvents), "-out", in); err != nil {
 		fail("generating the peer input", err)
