@@ -103,53 +103,54 @@ func isHex(b byte) bool {
 	return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F')
 }
 
-// str copies a JSON string starting at the opening quote.
+// str copies a JSON string starting at the opening quote. Valid escapes
+// and valid UTF-8 are kept as they are, so a string is usually copied with
+// one append, quotes included; only raw control characters (escaped) and
+// invalid UTF-8 (U+FFFD) are rewritten.
 func (c *rawCopier) str(dst []byte) ([]byte, bool) {
 	s := c.src
+	start := c.i // the part of s still to copy, from the opening quote
 	i := c.i + 1
-	dst = append(dst, '"')
 	for {
-		start := i
 		for i+8 <= len(s) && !specialIn8(binary.LittleEndian.Uint64(s[i:])) {
 			i += 8
 		}
 		for i < len(s) && safeASCII[s[i]] {
 			i++
 		}
-		dst = append(dst, s[start:i]...)
 		if i >= len(s) {
 			return dst, false
 		}
 		switch b := s[i]; {
 		case b == '"':
 			c.i = i + 1
-			return append(dst, '"'), true
+			return append(dst, s[start:i+1]...), true
 		case b == '\\':
 			if i+1 >= len(s) {
 				return dst, false
 			}
-			switch e := s[i+1]; e {
+			switch s[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				dst = append(dst, '\\', e)
 				i += 2
 			case 'u':
 				if i+6 > len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
 					return dst, false
 				}
-				dst = append(dst, s[i:i+6]...)
 				i += 6
 			default:
 				return dst, false
 			}
 		case b < 0x20:
+			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
 			i++
+			start = i
 		default:
 			r, size := utf8.DecodeRune(s[i:])
 			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
 				dst = append(dst, "\ufffd"...)
-			} else {
-				dst = append(dst, s[i:i+size]...)
+				start = i + 1
 			}
 			i += size
 		}
