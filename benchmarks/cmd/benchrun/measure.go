@@ -54,6 +54,7 @@ type RSSResult struct {
 	PayloadBytes   int64         `json:"payload_bytes"`   // the invocation payload (Kinesis event JSON)
 	GeoIP          string        `json:"geoip"`           // databases loaded
 	GeoIPCheck     string        `json:"geoip_check"`     // GANNET_GEOIP_CHECK
+	ES             string        `json:"es,omitempty"`    // GANNET_ES_URL: the events are indexed into Elasticsearch too
 	MemoryMB       int           `json:"memory_mb"`       // AWS_LAMBDA_FUNCTION_MEMORY_SIZE (0: not set)
 	GoMemLimit     int64         `json:"go_mem_limit"`    // the Go soft memory limit in effect (math.MaxInt64: none)
 	InitRSS        int64         `json:"init_rss"`        // VmHWM after the cold start (config, rules, GeoIP)
@@ -83,6 +84,7 @@ func cmdRSS(args []string) error {
 	geo := fs.String("geoip", "", "GeoIP databases (comma-separated; default: generated city + ASN databases in -env)")
 	check := fs.String("geoip-check", "quick", "GANNET_GEOIP_CHECK: quick or full")
 	memMB := fs.Int("memory", 128, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE in MB (0: not set, no memory limit)")
+	es := fs.String("es", "", "GANNET_ES_URL: index the events into this Elasticsearch as well (empty: no Elasticsearch sink)")
 	child := fs.String("child", "", "internal: measure, with this payload file")
 	result := fs.String("result", "", "internal: where the child writes its result")
 	_ = fs.Parse(args)
@@ -102,8 +104,8 @@ func cmdRSS(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	res := RSSResult{Format: *f, Records: *n, GeoIPCheck: *check, MemoryMB: *memMB}
-	env := []string{"GANNET_RULES=" + sigma, "GANNET_INTEL_DEMO=true", "GANNET_ALLOWED_COUNTRIES=IE,DE,US",
+	res := RSSResult{Format: *f, Records: *n, GeoIPCheck: *check, MemoryMB: *memMB, ES: *es}
+	env := []string{"GANNET_ES_URL=" + *es, "GANNET_RULES=" + sigma, "GANNET_INTEL_DEMO=true", "GANNET_ALLOWED_COUNTRIES=IE,DE,US",
 		"GANNET_FORMAT=" + *f, "GANNET_LAKE=" + filepath.Join(tmp, "lake"), "GANNET_DLQ=" + filepath.Join(tmp, "dlq"),
 		"GANNET_GEOIP_CHECK=" + *check, "GANNET_LOG_LEVEL=warn", "GOMEMLIMIT=", "AWS_LAMBDA_FUNCTION_NAME=ingest"}
 	if *memMB > 0 {

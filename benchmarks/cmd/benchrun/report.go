@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gannet-sec/gannet/benchmarks/cost"
 	"github.com/gannet-sec/gannet/benchmarks/hotpath"
+	"github.com/gannet-sec/gannet/deploy/local/stacktest"
 )
 
 // benchLine is one parsed `go test -bench` result.
@@ -217,8 +219,18 @@ func cmdReport(args []string) error {
 	// fresh process each: as a 128 MB function (the Go memory limit derived
 	// from it) and, for comparison, without a memory size.
 	step("peak RSS (ingest cold start + one 10,000-entry invocation)")
+	// With the local stack's Elasticsearch up, the events are indexed there
+	// too, as in a deployed function; without it the ES sink is left out.
+	esURL := stacktest.Lookup().ESURL
+	if esURL != "" {
+		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(strings.TrimPrefix(esURL, "http://"), "https://"), 2*time.Second); err == nil {
+			_ = c.Close()
+		} else {
+			esURL = ""
+		}
+	}
 	for _, c := range []struct{ format, memory string }{{"alb", "128"}, {"cloudtrail", "128"}, {"alb", "0"}, {"cloudtrail", "0"}} {
-		p, err := runProc(nil, self, "rss", "-format", c.format, "-n", "10000", "-per", "1000", "-memory", c.memory, "-geoip-check", "quick", "-env", *work)
+		p, err := runProc(nil, self, "rss", "-format", c.format, "-n", "10000", "-per", "1000", "-memory", c.memory, "-geoip-check", "quick", "-es", esURL, "-env", *work)
 		f := c.format + " memory " + c.memory
 		if err != nil {
 			fail("rss "+f, err)
@@ -645,7 +657,7 @@ func writeLambda(w io.Writer, rep *report) {
 		p(".\n\n")
 	}
 	if len(rep.RSS) > 0 {
-		p("In-process, fresh process per case (`benchrun rss`): what the ingest Lambda does, without the emulator — the cold start of `lambdas/coldstart` (configuration from `GANNET_*`, the Go memory limit it derives from `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, all rules, generated GeoIP city + ASN databases with the quick check, demo intel), then one invocation: the payload bytes as the runtime API hands them over, `json.Unmarshal` into `events.KinesisEvent`, the ingest handler (`Core.Kinesis`); lake and dead letters to local directories. The batch is 10,000 entries in gzip-compressed Kinesis records of 1,000 (one entry per record would not fit the 6 MB payload limit). The inputs are written before the measured process starts.\n\n")
+		p("In-process, fresh process per case (`benchrun rss`): what the ingest Lambda does, without the emulator — the cold start of `lambdas/coldstart` (configuration from `GANNET_*`, the Go memory limit it derives from `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, all rules, generated GeoIP city + ASN databases with the quick check, demo intel), then one invocation: the payload bytes as the runtime API hands them over, `json.Unmarshal` into `events.KinesisEvent`, the ingest handler (`Core.Kinesis`); lake and dead letters to local directories, the events indexed into the local stack's Elasticsearch when it is up (else the row says \"no Elasticsearch\"). The batch is 10,000 entries in gzip-compressed Kinesis records of 1,000 (one entry per record would not fit the 6 MB payload limit). The inputs are written before the measured process starts.\n\n")
 		p("| batch | entries size | payload | function memory | Go memory limit | RSS after init | peak RSS | peak heap in use | GCs | CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, r := range rep.RSS {
 			mem, lim := "not set", "none"
@@ -654,6 +666,9 @@ func writeLambda(w io.Writer, rep *report) {
 			}
 			if r.GoMemLimit > 0 && r.GoMemLimit < 1<<62 {
 				lim = mib(r.GoMemLimit)
+			}
+			if r.ES == "" {
+				mem += ", no Elasticsearch"
 			}
 			p("| %s %s entries in %d records | %.1f MB | %.1f MB | %s | %s | %s | **%s** | %s | %d | %s |\n", commas(int64(r.Records)), r.Format, r.KinesisRecords, float64(r.BatchBytes)/1e6, float64(r.PayloadBytes)/1e6,
 				mem, lim, mib(r.InitRSS), mib(r.PeakRSS), mib(r.HeapPeak), r.GCs, r.CPU.Round(time.Millisecond))
