@@ -86,6 +86,7 @@ type report struct {
 	Pipeline        []benchLine
 	Stages          []benchLine
 	Ingest          []benchLine
+	ESURL           string // the Elasticsearch the Lambda runs indexed into ("" none)
 	PeerEvents      int
 	PeerInputBytes  int64
 	Peers           []peerRun
@@ -229,6 +230,7 @@ func cmdReport(args []string) error {
 			esURL = ""
 		}
 	}
+	rep.ESURL = esURL
 	for _, c := range []struct{ format, memory string }{{"alb", "128"}, {"cloudtrail", "128"}, {"alb", "0"}, {"cloudtrail", "0"}} {
 		p, err := runProc(nil, self, "rss", "-format", c.format, "-n", "10000", "-per", "1000", "-memory", c.memory, "-geoip-check", "quick", "-es", esURL, "-env", *work)
 		f := c.format + " memory " + c.memory
@@ -295,7 +297,7 @@ func cmdReport(args []string) error {
 			_ = os.Remove(csOut)
 			cmd := exec.Command("go", "test", "-count=1", "-timeout", "20m", "-run", "^TestColdStart$", "-v", "./benchmarks/coldstart")
 			cmd.Env = append(os.Environ(), "GANNET_BENCH_COLDSTART_OUT="+csOut, "GANNET_BENCH_COLDSTARTS="+strconv.Itoa(*coldstarts),
-				"GANNET_GEOIP_CHECK="+check, "GANNET_LAMBDA_RIE="+rie, "CI=true")
+				"GANNET_GEOIP_CHECK="+check, "GANNET_LAMBDA_RIE="+rie, "CI=true", "GANNET_ES_URL="+esURL)
 			b, err := cmd.CombinedOutput()
 			_ = os.WriteFile(filepath.Join(*work, "coldstart-"+check+".log"), b, 0o644)
 			var m map[string]any
@@ -625,8 +627,8 @@ func writeLambda(w io.Writer, rep *report) {
 		p("Cold start: %s.\n\n", rep.ColdStartErr)
 	}
 	for _, cs := range rep.ColdStarts {
-		p("**GeoIP check %v.** `lambdas/ingest` built as `bootstrap` (%.0f MB) and started under aws-lambda-rie by `deploy/local/stacktest.RunLambda`, %v times; configuration from the environment as in AWS: built-in rules + the SigmaHQ corpus, GeoIP: %v (GANNET_GEOIP_CHECK=%v), demo intel, lake and dead letters to local directories, AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%.0f.\n\n",
-			cs["check"], num(cs["bootstrap_bytes"])/1e6, cs["starts"], cs["geoip"], cs["check"], num(cs["memory_mb"]))
+		p("**GeoIP check %v.** `lambdas/ingest` built as `bootstrap` (%.0f MB) and started under aws-lambda-rie by `deploy/local/stacktest.RunLambda`, %v times; configuration from the environment as in AWS: built-in rules + the SigmaHQ corpus, GeoIP: %v (GANNET_GEOIP_CHECK=%v), demo intel, lake and dead letters to local directories, %s, AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%.0f.\n\n",
+			cs["check"], num(cs["bootstrap_bytes"])/1e6, cs["starts"], cs["geoip"], cs["check"], esNote(rep.ESURL), num(cs["memory_mb"]))
 		p("| | median | each start |\n|---|---:|---|\n")
 		p("| init duration (emulator INIT REPORT), wall | %.0f ms | %v |\n", num(cs["median_init_ms"]), cs["init_ms"])
 		p("| pipeline build inside init (coldstart took_ms), wall | %.0f ms | %v |\n", num(cs["median_build_ms"]), cs["build_ms"])
@@ -675,6 +677,13 @@ func writeLambda(w io.Writer, rep *report) {
 		}
 		p("\nThe Go memory limit (75%% of the function's memory, set by `lambdas/coldstart.MemoryLimit` when `GOMEMLIMIT` is not set) makes the collector run before the heap doubles (GOGC=100): the peak heap stays near the limit at the price of more collections (CPU column). RSS beyond the heap is the binary's mapped text and, with real GeoIP databases, the pages lookups touched.\n\n")
 	}
+}
+
+func esNote(url string) string {
+	if url == "" {
+		return "no Elasticsearch (the local stack's was not up)"
+	}
+	return "events indexed into the local stack's Elasticsearch"
 }
 
 func num(v any) float64 {
