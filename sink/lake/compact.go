@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/zeebo/xxh3"
 )
 
@@ -248,7 +247,7 @@ func mergeFiles(ctx context.Context, st Store, tb Table, u compactUnit) (int64, 
 		if err != nil {
 			return 0, err
 		}
-		pr, err := file.NewParquetReader(obj)
+		pr, err := openParquet(obj)
 		if err != nil {
 			obj.Close()
 			return 0, fmt.Errorf("%s: %w", in, err)

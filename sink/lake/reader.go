@@ -48,7 +48,14 @@ func (b *colBuf) appendLevel(def, rep, maxDef int16, val func()) {
 
 // readColumn appends column i of rg to b, as the put functions would have
 // appended the same rows. b must be of the column's type.
-func readColumn(rg *file.RowGroupReader, i int, b *colBuf, s *readScratch) error {
+func readColumn(rg *file.RowGroupReader, i int, b *colBuf, s *readScratch) (err error) {
+	defer func() {
+		// arrow-go's page reader panics on some damaged files (a dictionary
+		// page without its header): a damaged file is an error, not a crash.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("lake: column %d: damaged Parquet file: %v", i, r)
+		}
+	}()
 	s.init()
 	cr, err := rg.Column(i)
 	if err != nil {
@@ -112,4 +119,15 @@ func (b *colBuf) appendNulls(n int64) {
 	for ; n > 0; n-- {
 		b.null()
 	}
+}
+
+// openParquet opens a Parquet file for reading; a file damaged so that
+// arrow-go's reader panics is reported as an error.
+func openParquet(obj Object) (pr *file.Reader, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pr, err = nil, fmt.Errorf("damaged Parquet file: %v", r)
+		}
+	}()
+	return file.NewParquetReader(obj)
 }
