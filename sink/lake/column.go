@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"net/netip"
@@ -166,7 +167,11 @@ type colBuf struct {
 	dvals   []byte   // entries back to back
 	doffs   []int32  // entry offsets, doffs[0] == 0
 	idx     []int32  // one entry index per value slot
-	lastI   int32    // the last entry added, -1 when none
+	// bylen remembers, per value length (mod 32), the entry last seen with
+	// that length (index+1, 0 when none): in a low-cardinality column the
+	// values mostly differ in length, so most values are found with one
+	// compare and no hashing.
+	bylen   [32]int32
 	scratch []byte
 }
 
@@ -180,7 +185,7 @@ const (
 )
 
 func newColBuf(c Column) colBuf {
-	b := colBuf{list: c.Type == StringList, dictCol: c.Dict, offs: []int32{0}, doffs: []int32{0}, lastI: -1}
+	b := colBuf{list: c.Type == StringList, dictCol: c.Dict, offs: []int32{0}, doffs: []int32{0}}
 	if c.Dict {
 		b.dict = true
 		b.dtab = make([]int32, 64)
@@ -195,7 +200,8 @@ func (b *colBuf) reset() {
 	if b.dictCol {
 		b.dict = true
 		clear(b.dtab)
-		b.dh, b.dvals, b.doffs, b.idx, b.lastI = b.dh[:0], b.dvals[:0], b.doffs[:1], b.idx[:0], -1
+		b.dh, b.dvals, b.doffs, b.idx = b.dh[:0], b.dvals[:0], b.doffs[:1], b.idx[:0]
+		clear(b.bylen[:])
 	}
 }
 
@@ -285,8 +291,9 @@ func (b *colBuf) entry(i int32) []byte { return b.dvals[b.doffs[i]:b.doffs[i+1]]
 
 // dictAdd appends the index of p, adding p to the dictionary if new.
 func (b *colBuf) dictAdd(p []byte) {
-	if b.lastI >= 0 && string(b.entry(b.lastI)) == string(p) {
-		b.idx = append(b.idx, b.lastI)
+	last := &b.bylen[len(p)&(len(b.bylen)-1)]
+	if v := *last; v != 0 && string(b.entry(v-1)) == string(p) {
+		b.idx = append(b.idx, v-1)
 		return
 	}
 	h := maphash.Bytes(dictSeed, p)
@@ -298,7 +305,7 @@ func (b *colBuf) dictAdd(p []byte) {
 			break
 		}
 		if i := v - 1; b.dh[i] == h && string(b.entry(i)) == string(p) {
-			b.lastI = i
+			*last = v
 			b.idx = append(b.idx, i)
 			return
 		}
@@ -318,7 +325,7 @@ func (b *colBuf) dictAdd(p []byte) {
 	if 2*len(b.dh) > len(b.dtab) {
 		b.dictGrow()
 	}
-	b.lastI = i
+	*last = i + 1
 	b.idx = append(b.idx, i)
 }
 
@@ -344,7 +351,9 @@ func (b *colBuf) undict() {
 			b.offs = append(b.offs, int32(len(b.data)))
 		}
 	} else {
-		for r, d := range b.def {
+		// Called from dictAdd, the value being added already has its
+		// level but no index yet: it is appended as plain by the caller.
+		for r, d := range b.def[:len(b.idx)] {
 			if d == 0 {
 				continue
 			}
@@ -383,9 +392,19 @@ func (b *colBuf) id(id stream.EventID) {
 		b.null()
 		return
 	}
-	b.scratch = id.AppendHex(b.scratch[:0])
 	b.level(1)
-	b.value(b.scratch)
+	b.value(b.hexID(id))
+}
+
+// hexID returns the 32 hex digits of id in b.scratch (the same text as
+// id.AppendHex, without its 32 appends).
+func (b *colBuf) hexID(id stream.EventID) []byte {
+	if cap(b.scratch) < 2*len(id) {
+		b.scratch = make([]byte, 64)
+	}
+	b.scratch = b.scratch[:2*len(id)]
+	hex.Encode(b.scratch, id[:])
+	return b.scratch
 }
 
 // ip appends the text form of a, or null when a is invalid.
@@ -430,8 +449,7 @@ func (b *colBuf) idList(evs []stream.AlertEvent) {
 		} else {
 			b.rep = append(b.rep, 1)
 		}
-		b.scratch = evs[i].ID.AppendHex(b.scratch[:0])
-		b.value(b.scratch)
+		b.value(b.hexID(evs[i].ID))
 	}
 }
 
