@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"net/netip"
@@ -392,19 +391,9 @@ func (b *colBuf) id(id stream.EventID) {
 		b.null()
 		return
 	}
+	b.scratch = id.AppendHex(b.scratch[:0])
 	b.level(1)
-	b.value(b.hexID(id))
-}
-
-// hexID returns the 32 hex digits of id in b.scratch (the same text as
-// id.AppendHex, without its 32 appends).
-func (b *colBuf) hexID(id stream.EventID) []byte {
-	if cap(b.scratch) < 2*len(id) {
-		b.scratch = make([]byte, 64)
-	}
-	b.scratch = b.scratch[:2*len(id)]
-	hex.Encode(b.scratch, id[:])
-	return b.scratch
+	b.value(b.scratch)
 }
 
 // ip appends the text form of a, or null when a is invalid.
@@ -449,7 +438,8 @@ func (b *colBuf) idList(evs []stream.AlertEvent) {
 		} else {
 			b.rep = append(b.rep, 1)
 		}
-		b.value(b.hexID(evs[i].ID))
+		b.scratch = evs[i].ID.AppendHex(b.scratch[:0])
+		b.value(b.scratch)
 	}
 }
 
