@@ -1,9 +1,10 @@
 package sigma
 
 import (
+	"encoding/binary"
 	"net/netip"
+	"slices"
 	"strings"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/gannet-sec/gannet/detect/jsonscan"
@@ -255,32 +256,40 @@ func (m *Matcher) lower(v *val) string {
 	}
 	v.lowDone = true
 	s := v.s
-	upper, ascii := false, true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			ascii = false
+	if !isASCII(s) {
+		v.low = strings.ToLower(s)
+		return v.low
+	}
+	upper := false
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := word(s, i)
+		if lowerWord(w) != w {
+			upper = true
 			break
 		}
-		if 'A' <= c && c <= 'Z' {
-			upper = true
-		}
 	}
-	switch {
-	case !ascii:
-		v.low = strings.ToLower(s)
-	case !upper:
+	for j := i; !upper && j < len(s); j++ {
+		upper = 'A' <= s[j] && s[j] <= 'Z'
+	}
+	if !upper {
 		v.low = s
-	default:
-		lo := len(m.low)
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			m.low = append(m.low, c)
-		}
-		v.low = bufString(m.low, lo)
+		return s
 	}
+	lo := len(m.low)
+	m.low = slices.Grow(m.low, len(s))[:lo+len(s)]
+	b := m.low[lo:]
+	i = 0
+	for ; i+8 <= len(s); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], lowerWord(word(s, i)))
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	v.low = bufString(m.low, lo)
 	return v.low
 }

@@ -21,10 +21,55 @@ type pattern interface {
 	match(m *Matcher, v *val) bool
 }
 
-// eqFold: equality, case-insensitive (Sigma's default).
-type eqFold struct{ s string }
+// eqFold: equality, case-insensitive (Sigma's default). low is s
+// lower-cased when s is ASCII, else "".
+type eqFold struct {
+	s     string
+	low   string
+	ascii bool
+}
 
-func (p eqFold) match(_ *Matcher, v *val) bool { return v.scalar() && strings.EqualFold(v.s, p.s) }
+func newEqFold(s string) eqFold {
+	if isASCII(s) {
+		return eqFold{s: s, low: strings.ToLower(s), ascii: true}
+	}
+	return eqFold{s: s}
+}
+
+func (p eqFold) match(_ *Matcher, v *val) bool {
+	if !v.scalar() {
+		return false
+	}
+	if p.ascii {
+		// A string EqualFold to an ASCII one is as long, and ASCII, or
+		// longer (Kelvin sign, long s), and at most 3× as long.
+		n := len(v.s)
+		if n == len(p.low) {
+			return asciiFoldEqual(v.s, p.low)
+		}
+		if n < len(p.low) || n > 3*len(p.low) {
+			return false
+		}
+	}
+	return strings.EqualFold(v.s, p.s)
+}
+
+// asciiFoldEqual reports whether s is ASCII and lower-cases to low (an
+// ASCII lower-case string of the same length).
+func asciiFoldEqual(s, low string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := word(s, i)
+		if w&hiBits != 0 || lowerWord(w) != word(low, i) {
+			return false
+		}
+	}
+	if i < len(s) {
+		w := tail(s, i)
+		return w&hiBits == 0 && lowerWord(w) == tail(low, i)
+	}
+	return true
+}
 
 // eqCase: equality, case-sensitive (cased, or an encoded value).
 type eqCase struct{ s string }
@@ -36,6 +81,7 @@ type strOp struct {
 	op    byte // 'c', 'p' (prefix), 's' (suffix)
 	s     string
 	cased bool
+	find  *finder // for 'c'
 }
 
 func (p strOp) match(m *Matcher, v *val) bool {
@@ -48,7 +94,7 @@ func (p strOp) match(m *Matcher, v *val) bool {
 	}
 	switch p.op {
 	case 'c':
-		return strings.Contains(h, p.s)
+		return p.find.in(h)
 	case 'p':
 		return strings.HasPrefix(h, p.s)
 	default:
@@ -128,11 +174,11 @@ func globMatch(toks []globTok, s string) bool {
 // checked first (a substring search is far cheaper than the regexp).
 type reMatch struct {
 	re   *regexp.Regexp
-	need string
+	need *finder // nil when there is no such literal
 }
 
 func (p reMatch) match(_ *Matcher, v *val) bool {
-	if !v.scalar() || (p.need != "" && !strings.Contains(v.s, p.need)) {
+	if !v.scalar() || (p.need != nil && !p.need.in(v.s)) {
 		return false
 	}
 	return p.re.MatchString(v.s)
@@ -388,7 +434,11 @@ func compileValue(s string, md mods, literal bool) (pattern, error) {
 		if err != nil {
 			return nil, fmt.Errorf("re %q: %w", s, err)
 		}
-		return reMatch{re: re, need: requiredLiteral(expr)}, nil
+		var need *finder
+		if l := requiredLiteral(expr); l != "" {
+			need = newFinder(l)
+		}
+		return reMatch{re: re, need: need}, nil
 	case "cidr":
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
@@ -429,22 +479,22 @@ func compileValue(s string, md mods, literal bool) (pattern, error) {
 		if cased {
 			return eqCase{""}, nil
 		}
-		return eqFold{""}, nil
+		return newEqFold(""), nil
 	case len(toks) == 1 && isLit(toks[0]):
 		if cased {
 			return eqCase{toks[0].lit}, nil
 		}
 		// Keep the rule's own spelling for EqualFold (lower-casing first
 		// would differ from EqualFold on a few non-ASCII runes).
-		return eqFold{unlowered(s, literal)}, nil
+		return newEqFold(unlowered(s, literal)), nil
 	case len(toks) == 1 && toks[0].star:
 		return anyValue{}, nil
 	case len(toks) == 2 && isLit(toks[0]) && toks[1].star:
-		return strOp{'p', toks[0].lit, cased}, nil
+		return strOp{op: 'p', s: toks[0].lit, cased: cased}, nil
 	case len(toks) == 2 && toks[0].star && isLit(toks[1]):
-		return strOp{'s', toks[1].lit, cased}, nil
+		return strOp{op: 's', s: toks[1].lit, cased: cased}, nil
 	case len(toks) == 3 && toks[0].star && isLit(toks[1]) && toks[2].star:
-		return strOp{'c', toks[1].lit, cased}, nil
+		return strOp{'c', toks[1].lit, cased, newFinder(toks[1].lit)}, nil
 	}
 	return glob{toks, cased}, nil
 }

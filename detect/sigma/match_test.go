@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/gannet-sec/gannet/detect/jsonscan"
 	"github.com/gannet-sec/gannet/stream"
 )
 
@@ -293,6 +294,53 @@ func TestFoldTableAgreesWithEqualFold(t *testing.T) {
 		}
 		if !maps.Equal(got, want) {
 			t.Errorf("get(%q) = %d rules, want %d", p, len(got), len(want))
+		}
+	}
+}
+
+// TestFinderAgreesWithContains checks the skip-table search against
+// strings.Contains on random texts over a small alphabet (many near
+// misses) and texts longer than finderMaxText.
+func TestFinderAgreesWithContains(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	text := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = ":aws/role-"[rng.IntN(10)]
+		}
+		return string(b)
+	}
+	pats := []string{":assumed-role/aws:", "aws:", "role", "a", "ab", "abc", "-role/aws", strings.Repeat("a", 300)}
+	for range 40 {
+		pats = append(pats, text(1+rng.IntN(12)))
+	}
+	for _, p := range pats {
+		f := newFinder(p)
+		for range 200 {
+			s := text(rng.IntN(2 * finderMaxText))
+			if rng.IntN(4) == 0 {
+				k := rng.IntN(len(s) + 1)
+				s = s[:k] + p + s[k:]
+			}
+			if got, want := f.in(s), strings.Contains(s, p); got != want {
+				t.Fatalf("finder(%q).in(%q) = %v, want %v", p, s, got, want)
+			}
+		}
+	}
+}
+
+// TestEqFoldAgreesWithEqualFold checks the ASCII fast path of eqFold.
+func TestEqFoldAgreesWithEqualFold(t *testing.T) {
+	pats := []string{"", "k", "s", "Role", "AssumedRole", "ssm.amazonaws.com", "RegisterManagedInstance", "Straße", "\u212a"}
+	vals := []string{"", "K", "\u212a", "\u017f", "S", "role", "ROLE", "r\u00f6le", "assumedrole", "ASSUMEDROLE", "AssumedRol",
+		"SSM.amazonaws.COM", "ssm.amazonaws.co\u212a", "registermanagedinstance", "REGISTERMANAGEDINSTANC\u0130", "STRASSE", "straße", "k\u212a"}
+	for _, p := range pats {
+		pat := newEqFold(p)
+		for _, s := range vals {
+			v := val{s: s, kind: jsonscan.String}
+			if got, want := pat.match(nil, &v), strings.EqualFold(s, p); got != want {
+				t.Errorf("eqFold(%q) on %q = %v, want %v", p, s, got, want)
+			}
 		}
 	}
 }
