@@ -2,7 +2,7 @@
 // signatures: per-key baselines learned from the stream, in bounded memory,
 // that raise an alert when a key departs from its own history.
 //
-// Three baselines are kept, each switchable and each capped in keys (the
+// Four baselines are kept, each switchable and each capped in keys (the
 // least recently seen key is evicted first):
 //
 //   - request rate per client IP (ALB and WAF by default): an exponentially
@@ -10,6 +10,11 @@
 //     current bucket reaches RateFactor × its baseline (and RateMinCount
 //     requests) raises one alert for the episode, which ends when a bucket
 //     closes below the threshold;
+//   - error rate per client IP (same formats): the share of its responses
+//     with HTTP status >= 400, exponentially weighted over closed buckets; a
+//     client whose current bucket's error ratio reaches ErrorFactor × its
+//     baseline ratio (and ErrorMinCount responses) raises one alert for the
+//     episode, which ends when a bucket closes below the threshold;
 //   - countries per user: a user (principal) seen from a country absent from
 //     its history raises an alert (needs source.geo.country_iso_code from
 //     GeoIP enrichment);
@@ -38,6 +43,7 @@ import (
 // Rule ids of the anomaly alerts (Alert.RuleID).
 const (
 	RuleRequestRate = "gannet-anomaly-request-rate"
+	RuleErrorRate   = "gannet-anomaly-error-rate"
 	RuleNewCountry  = "gannet-anomaly-new-country"
 	RuleNewAPI      = "gannet-anomaly-new-api"
 )
@@ -50,8 +56,9 @@ type Config struct {
 	// MaxKeys caps the keys each baseline holds (default 100000).
 	MaxKeys int
 
-	// DisableRate, DisableCountry and DisableAPI switch baselines off.
-	DisableRate, DisableCountry, DisableAPI bool
+	// DisableRate, DisableErrorRate, DisableCountry and DisableAPI switch
+	// baselines off.
+	DisableRate, DisableErrorRate, DisableCountry, DisableAPI bool
 
 	// RateFormats are the formats whose client IPs get a request-rate
 	// baseline (default ALB and WAF).
@@ -68,6 +75,18 @@ type Config struct {
 	// RateWarmup is the number of buckets a client must have been seen
 	// over before it can alert (default 5).
 	RateWarmup int
+
+	// ErrorFactor is how many times its baseline error ratio a client's
+	// current bucket must reach to raise an alert (default 3). The
+	// baseline counts as at least ErrorFloor.
+	ErrorFactor float64
+	// ErrorFloor is the least baseline error ratio (default 0.1), so that
+	// a client that never failed does not alert on its first errors.
+	ErrorFloor float64
+	// ErrorMinCount is the fewest responses (events with an HTTP status)
+	// in a bucket that can raise an error-rate alert (default 20). The
+	// client must also have been seen over RateWarmup buckets.
+	ErrorMinCount int
 
 	// CountryLearning is the time after a user's first event during which
 	// new countries are learned silently (default 0: the first country is
@@ -105,6 +124,15 @@ func (c *Config) defaults() {
 	if c.RateWarmup <= 0 {
 		c.RateWarmup = 5
 	}
+	if c.ErrorFactor <= 0 {
+		c.ErrorFactor = 3
+	}
+	if c.ErrorFloor <= 0 || c.ErrorFloor > 1 {
+		c.ErrorFloor = 0.1
+	}
+	if c.ErrorMinCount <= 0 {
+		c.ErrorMinCount = 20
+	}
 	if c.MaxCountries <= 0 {
 		c.MaxCountries = 32
 	}
@@ -132,6 +160,12 @@ type rateState struct {
 	ewma     float64 // requests per bucket, closed buckets only
 	closed   int64   // buckets folded into ewma (empty ones included)
 	alerting bool    // an episode alerted; quiet until a bucket closes below the threshold
+
+	resp       int64   // responses (events with an HTTP status) in the current bucket
+	errs       int64   // of which status >= 400
+	errEWMA    float64 // error ratio, closed buckets with responses only
+	errClosed  int64   // buckets folded into errEWMA
+	errAlerted bool    // an error-rate episode alerted
 }
 
 // seenState is the history of one user (countries) or principal (APIs).
@@ -148,7 +182,7 @@ type Detector struct {
 	country  *lru[string, seenState]
 	api      *lru[string, seenState]
 	events   int64
-	alerts   [3]int64
+	alerts   [4]int64 // request rate, new country, new API, error rate
 	hashBuf  []byte
 	decayPow []float64 // (1-alpha)^g for small gaps g
 }
@@ -180,9 +214,11 @@ func (d *Detector) Config() Config { return d.cfg }
 // Stats returns the counters.
 func (d *Detector) Stats() Stats {
 	return Stats{
-		Events:  d.events,
-		Keys:    map[string]int{RuleRequestRate: d.rate.len(), RuleNewCountry: d.country.len(), RuleNewAPI: d.api.len()},
-		Alerts:  map[string]int64{RuleRequestRate: d.alerts[0], RuleNewCountry: d.alerts[1], RuleNewAPI: d.alerts[2]},
+		Events: d.events,
+		Keys: map[string]int{RuleRequestRate: d.rate.len(), RuleErrorRate: d.rate.len(), RuleNewCountry: d.country.len(),
+			RuleNewAPI: d.api.len()},
+		Alerts: map[string]int64{RuleRequestRate: d.alerts[0], RuleNewCountry: d.alerts[1], RuleNewAPI: d.alerts[2],
+			RuleErrorRate: d.alerts[3]},
 		Evicted: map[string]int64{RuleRequestRate: d.rate.evicted, RuleNewCountry: d.country.evicted, RuleNewAPI: d.api.evicted},
 	}
 }
@@ -203,7 +239,7 @@ func (d *Detector) Observe(ev *stream.Event, emit func(*stream.Alert)) {
 		return
 	}
 	now := t.UnixNano()
-	if !d.cfg.DisableRate && int(ev.Format) < len(d.rateFmt) && d.rateFmt[ev.Format] && ev.Source.IP.IsValid() {
+	if !(d.cfg.DisableRate && d.cfg.DisableErrorRate) && int(ev.Format) < len(d.rateFmt) && d.rateFmt[ev.Format] && ev.Source.IP.IsValid() {
 		d.observeRate(ev, now, emit)
 	}
 	if d.cfg.DisableCountry && d.cfg.DisableAPI {
@@ -251,7 +287,16 @@ func (d *Detector) observeRate(ev *stream.Event, now int64, emit func(*stream.Al
 	// An event older than the current bucket counts in it: rates are
 	// approximate for out-of-order input.
 	s.count++
-	if s.alerting || s.count < int64(d.cfg.RateMinCount) || (s.bucket-s.first)/span < int64(d.cfg.RateWarmup) {
+	if ev.HTTPStatusCode > 0 {
+		s.resp++
+		if ev.HTTPStatusCode >= 400 {
+			s.errs++
+		}
+		if !d.cfg.DisableErrorRate {
+			d.checkErrors(ev, s, span, emit)
+		}
+	}
+	if d.cfg.DisableRate || s.alerting || s.count < int64(d.cfg.RateMinCount) || (s.bucket-s.first)/span < int64(d.cfg.RateWarmup) {
 		return
 	}
 	base := max(s.ewma, 1.0/d.cfg.RateFactor)
@@ -269,6 +314,35 @@ func (d *Detector) observeRate(ev *stream.Event, now int64, emit func(*stream.Al
 			"source.ip": key16, "rate": strconv.FormatInt(s.count, 10), "baseline": strconv.FormatFloat(s.ewma, 'f', 2, 64),
 			"bucket": d.cfg.Bucket.String(),
 		}))
+}
+
+// checkErrors raises the error-rate alert when the client's current bucket
+// has enough responses and its error ratio reaches the threshold.
+func (d *Detector) checkErrors(ev *stream.Event, s *rateState, span int64, emit func(*stream.Alert)) {
+	if s.errAlerted || s.errClosed == 0 || s.resp < int64(d.cfg.ErrorMinCount) || (s.bucket-s.first)/span < int64(d.cfg.RateWarmup) {
+		return
+	}
+	ratio := float64(s.errs) / float64(s.resp)
+	if ratio < d.errThreshold(s) {
+		return
+	}
+	s.errAlerted = true
+	d.alerts[3]++
+	start := time.Unix(0, s.bucket).UTC()
+	ip := ev.Source.IP.String()
+	emit(d.alert(RuleErrorRate, "Error rate far above the client's baseline", "medium",
+		[]string{"attack.reconnaissance", "attack.t1595", "attack.credential_access", "attack.t1110"},
+		"The share of a client IP's responses with HTTP status 400 or above in one bucket reached the configured factor of its learned error ratio (exponentially weighted).",
+		"source.ip="+ip, start, start.Add(d.cfg.Bucket), ev, s.resp, map[string]string{
+			"source.ip": ip, "errors": strconv.FormatInt(s.errs, 10), "responses": strconv.FormatInt(s.resp, 10),
+			"error_ratio": strconv.FormatFloat(ratio, 'f', 3, 64), "baseline": strconv.FormatFloat(s.errEWMA, 'f', 3, 64),
+			"bucket": d.cfg.Bucket.String(),
+		}))
+}
+
+// errThreshold is the error ratio that raises an alert for s.
+func (d *Detector) errThreshold(s *rateState) float64 {
+	return d.cfg.ErrorFactor * max(s.errEWMA, d.cfg.ErrorFloor)
 }
 
 // closeBucket folds the current bucket, and gap-1 empty buckets after it,
@@ -294,6 +368,23 @@ func (d *Detector) closeBucket(s *rateState, gap int64) {
 	}
 	s.closed += gap
 	s.count = 0
+	// Error ratio: buckets without responses leave the baseline as it is.
+	if s.resp > 0 {
+		r := float64(s.errs) / float64(s.resp)
+		if s.errAlerted && r < d.errThreshold(s) {
+			s.errAlerted = false
+		}
+		if s.errClosed == 0 {
+			s.errEWMA = r
+		} else {
+			s.errEWMA = a*r + (1-a)*s.errEWMA
+		}
+		s.errClosed++
+	}
+	if s.resp == 0 || gap > 1 {
+		s.errAlerted = false // a bucket without responses ends the episode
+	}
+	s.resp, s.errs = 0, 0
 }
 
 func (d *Detector) observeCountry(ev *stream.Event, p, cc string, now int64, emit func(*stream.Alert)) {

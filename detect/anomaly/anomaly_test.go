@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,5 +278,170 @@ func BenchmarkObserve(b *testing.B) {
 				d.Observe(&evs[i%len(evs)], func(*stream.Alert) {})
 			}
 		})
+	}
+}
+
+// steadyStatus returns `minutes` minutes of ALB traffic from `clients`
+// clients, each making 30 to 50 requests a minute of which a share of its
+// own (0 to 5 %) fail with 4xx/5xx, in time order.
+func steadyStatus(clients, minutes int, seed uint64) []stream.Event {
+	r := rand.New(rand.NewPCG(seed, 2))
+	share := make([]float64, clients)
+	for c := range share {
+		share[c] = 0.05 * r.Float64()
+	}
+	var out []stream.Event
+	for m := 0; m < minutes; m++ {
+		for c := 0; c < clients; c++ {
+			n := 30 + r.IntN(21)
+			for k := 0; k < n; k++ {
+				at := t0.Add(time.Duration(m)*time.Minute + time.Duration(r.IntN(60000))*time.Millisecond)
+				ev := albEvent(clientIP(c), at, len(out)+1)
+				ev.HTTPStatusCode = 200
+				if r.Float64() < share[c] {
+					ev.HTTPStatusCode = []int32{404, 500, 503}[r.IntN(3)]
+				}
+				out = append(out, ev)
+			}
+		}
+	}
+	return out
+}
+
+// failing is one client making 40 requests a minute, 60 % of them refused
+// (401/403), for `minutes` minutes from `from`: its request rate does not
+// change, its error ratio jumps.
+func failing(victim int, from time.Time, minutes, n0 int) []stream.Event {
+	var out []stream.Event
+	for m := 0; m < minutes; m++ {
+		for k := 0; k < 40; k++ {
+			at := from.Add(time.Duration(m)*time.Minute + time.Duration(k)*1500*time.Millisecond)
+			ev := albEvent(clientIP(victim), at, n0+len(out)+1)
+			ev.HTTPStatusCode = 200
+			if k%5 < 3 {
+				ev.HTTPStatusCode = 401 + 2*int32(k%2)
+			}
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func TestErrorRateSteadyRaisesNothing(t *testing.T) {
+	d := New(Config{})
+	if alerts := observe(d, steadyStatus(50, 120, 11)); len(alerts) != 0 {
+		t.Fatalf("steady traffic raised %d alerts, first %+v", len(alerts), alerts[0])
+	}
+	if st := d.Stats(); st.Keys[RuleErrorRate] != 50 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestErrorRateJumpRaisesOneAlert(t *testing.T) {
+	d := New(Config{})
+	evs := steadyStatus(20, 60, 12)
+	if a := observe(d, evs); len(a) != 0 {
+		t.Fatalf("learning raised %d alerts", len(a))
+	}
+	// Five minutes of failures, then the client's normal traffic again.
+	jump := failing(4, t0.Add(60*time.Minute), 5, len(evs))
+	got := observe(d, jump)
+	if len(got) != 1 {
+		t.Fatalf("error jump raised %d alerts, want 1: %+v", len(got), got)
+	}
+	a := got[0]
+	if a.RuleID != RuleErrorRate || a.Kind != "anomaly" || a.GroupKey != "source.ip=10.0.0.4" ||
+		a.Fields["source.ip"] != "10.0.0.4" || !a.WindowStart.Equal(t0.Add(60*time.Minute)) || len(a.Events) != 1 {
+		t.Errorf("alert %+v", a)
+	}
+	if a.ID != stream.AlertID(RuleErrorRate, "source.ip=10.0.0.4", t0.Add(60*time.Minute)) {
+		t.Errorf("alert id %s is not derived from rule, group and window", a.ID)
+	}
+	if a.Count < 20 {
+		t.Errorf("alert counts %d responses, want at least ErrorMinCount", a.Count)
+	}
+	// Back to normal, then a second episode: a second alert.
+	var back []stream.Event
+	for _, ev := range steadyStatus(5, 10, 13) {
+		if ev.Source.IP == clientIP(4) {
+			ev.Timestamp = ev.Timestamp.Add(65 * time.Minute)
+			back = append(back, ev)
+		}
+	}
+	if a := observe(d, back); len(a) != 0 {
+		t.Fatalf("normal traffic after the episode raised %d alerts", len(a))
+	}
+	if a := observe(d, failing(4, t0.Add(75*time.Minute), 3, 1<<20)); len(a) != 1 || a[0].RuleID != RuleErrorRate {
+		t.Errorf("second episode raised %d alerts, want 1", len(a))
+	}
+	if st := d.Stats(); st.Alerts[RuleErrorRate] != 2 || st.Alerts[RuleRequestRate] != 0 {
+		t.Errorf("alerts %v", st.Alerts)
+	}
+	// Switched off, the same input raises nothing.
+	off := New(Config{DisableErrorRate: true})
+	observe(off, evs)
+	if a := observe(off, jump); len(a) != 0 {
+		t.Errorf("disabled error rate raised %d alerts", len(a))
+	}
+}
+
+func TestErrorRateSnapshot(t *testing.T) {
+	d := New(Config{})
+	learn := steadyStatus(10, 60, 14)
+	observe(d, learn)
+	var snap bytes.Buffer
+	if err := d.Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(snap.Bytes(), []byte(`"err_ewma"`)) {
+		t.Fatalf("snapshot holds no error-rate baseline: %.300s", snap.String())
+	}
+	jump := failing(3, t0.Add(60*time.Minute), 2, len(learn))
+	restored := New(Config{})
+	if err := restored.Restore(bytes.NewReader(snap.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	if a := observe(restored, jump); len(a) != 1 || a[0].RuleID != RuleErrorRate {
+		t.Errorf("restored detector raised %d alerts, want one error-rate alert", len(a))
+	}
+	if a := observe(New(Config{}), jump); len(a) != 0 {
+		t.Errorf("a fresh detector raised %d alerts (test does not show the snapshot matters)", len(a))
+	}
+}
+
+// TestRestoreOldSnapshot restores a snapshot written before the error-rate
+// baseline existed (three alert counters, no error fields): the request
+// rate is kept, the error rate starts empty.
+func TestRestoreOldSnapshot(t *testing.T) {
+	b := t0.Add(59 * time.Minute).UnixNano()
+	old := fmt.Sprintf(`{"version":1,"bucket_ns":60000000000,"rate":[{"ip":"10.0.0.7","first":%d,"bucket":%d,"count":3,"ewma":10,"closed":59}],"alerts":[2,0,1]}`,
+		t0.UnixNano(), b)
+	d := New(Config{})
+	if err := d.Restore(strings.NewReader(old)); err != nil {
+		t.Fatal(err)
+	}
+	st := d.Stats()
+	if st.Alerts[RuleRequestRate] != 2 || st.Alerts[RuleNewAPI] != 1 || st.Alerts[RuleErrorRate] != 0 || st.Keys[RuleRequestRate] != 1 {
+		t.Errorf("restored stats %+v", st)
+	}
+	// The restored rate baseline (10 a minute) still alerts on 300 a minute.
+	got := observe(d, spike(7, t0.Add(60*time.Minute), 1))
+	if len(got) != 1 || got[0].RuleID != RuleRequestRate {
+		t.Errorf("restored old baseline raised %d alerts, want one request-rate alert", len(got))
+	}
+}
+
+func TestErrorRateSteadyPathDoesNotAllocate(t *testing.T) {
+	d := New(Config{})
+	evs := steadyStatus(10, 30, 15)
+	observe(d, evs)
+	emit := func(a *stream.Alert) { t.Fatalf("unexpected alert %+v", a) }
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		d.Observe(&evs[len(evs)-1-i%300], emit)
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per steady event, want 0", allocs)
 	}
 }

@@ -21,7 +21,9 @@ type snapshot struct {
 	Rate    []rateSnap `json:"rate,omitempty"`
 	Country []seenSnap `json:"country,omitempty"`
 	API     []seenSnap `json:"api,omitempty"`
-	Alerts  [3]int64   `json:"alerts"`
+	// Alerts counts request-rate, new-country, new-API and error-rate
+	// alerts (snapshots before the error rate have three).
+	Alerts []int64 `json:"alerts"`
 }
 
 type rateSnap struct {
@@ -32,6 +34,13 @@ type rateSnap struct {
 	EWMA     float64    `json:"ewma"`
 	Closed   int64      `json:"closed"`
 	Alerting bool       `json:"alerting,omitempty"`
+	// Error-rate baseline (absent from snapshots taken before it existed:
+	// the baseline then starts empty).
+	Resp       int64   `json:"resp,omitempty"`
+	Errs       int64   `json:"errs,omitempty"`
+	ErrEWMA    float64 `json:"err_ewma,omitempty"`
+	ErrClosed  int64   `json:"err_closed,omitempty"`
+	ErrAlerted bool    `json:"err_alerted,omitempty"`
 }
 
 type seenSnap struct {
@@ -43,10 +52,11 @@ type seenSnap struct {
 // Snapshot writes the learned baselines to w (JSON), so that a restarted
 // consumer can Restore them instead of relearning from zero.
 func (d *Detector) Snapshot(w io.Writer) error {
-	s := snapshot{Version: snapshotVersion, Bucket: int64(d.cfg.Bucket), Alerts: d.alerts}
+	s := snapshot{Version: snapshotVersion, Bucket: int64(d.cfg.Bucket), Alerts: d.alerts[:]}
 	d.rate.each(func(k [16]byte, v *rateState) {
 		s.Rate = append(s.Rate, rateSnap{IP: netip.AddrFrom16(k).Unmap(), First: v.first, Bucket: v.bucket,
-			Count: v.count, EWMA: v.ewma, Closed: v.closed, Alerting: v.alerting})
+			Count: v.count, EWMA: v.ewma, Closed: v.closed, Alerting: v.alerting,
+			Resp: v.resp, Errs: v.errs, ErrEWMA: v.errEWMA, ErrClosed: v.errClosed, ErrAlerted: v.errAlerted})
 	})
 	seen := func(l *lru[string, seenState]) []seenSnap {
 		var out []seenSnap
@@ -84,7 +94,8 @@ func (d *Detector) Restore(r io.Reader) error {
 			return fmt.Errorf("anomaly: restore: invalid ip in rate baseline")
 		}
 		v := rate.add(x.IP.As16(), func(v *rateState) { *v = rateState{} })
-		*v = rateState{first: x.First, bucket: x.Bucket, count: x.Count, ewma: x.EWMA, closed: x.Closed, alerting: x.Alerting}
+		*v = rateState{first: x.First, bucket: x.Bucket, count: x.Count, ewma: x.EWMA, closed: x.Closed, alerting: x.Alerting,
+			resp: x.Resp, errs: x.Errs, errEWMA: x.ErrEWMA, errClosed: x.ErrClosed, errAlerted: x.ErrAlerted}
 	}
 	seen := func(list []seenSnap, cap int) *lru[string, seenState] {
 		l := newLRU[string, seenState](d.cfg.MaxKeys)
@@ -106,6 +117,10 @@ func (d *Detector) Restore(r io.Reader) error {
 	d.rate = rate
 	d.country = seen(s.Country, d.cfg.MaxCountries)
 	d.api = seen(s.API, d.cfg.MaxAPIs)
-	d.alerts = s.Alerts
+	if len(s.Alerts) > len(d.alerts) {
+		return fmt.Errorf("anomaly: restore: %d alert counters, want at most %d", len(s.Alerts), len(d.alerts))
+	}
+	d.alerts = [4]int64{}
+	copy(d.alerts[:], s.Alerts)
 	return nil
 }
