@@ -76,6 +76,12 @@ type Config struct {
 	AllowedCountries []string `yaml:"allowed_countries" env:"GANNET_ALLOWED_COUNTRIES"`
 	// Detect turns detection off when false.
 	Detect bool `yaml:"detect" env:"GANNET_DETECT"`
+	// Anomaly turns on anomaly detection (detect/anomaly: request rate and
+	// error rate per client IP, new country, new API) with its defaults.
+	Anomaly bool `yaml:"anomaly" env:"GANNET_ANOMALY"`
+	// AnomalyErrorFactor is how many times its baseline error ratio a
+	// client's bucket must reach to alert (0: the default, 3).
+	AnomalyErrorFactor int `yaml:"anomaly_error_factor" env:"GANNET_ANOMALY_ERROR_FACTOR"`
 
 	// ESUsername / ESPassword select basic authentication for es_url. Prefer
 	// the environment (filled from Secrets Manager) to the file.
@@ -268,6 +274,9 @@ func (c *Config) Validate() error {
 		if _, ok := stream.ParseFormat(s.Format); !ok {
 			errs = append(errs, fmt.Errorf("config: sources[%d].format = %q: want one of %s", i, s.Format, formatNames()))
 		}
+	}
+	if c.AnomalyErrorFactor < 0 {
+		errs = append(errs, fmt.Errorf("config: anomaly_error_factor = %d: want 0 (default) or more", c.AnomalyErrorFactor))
 	}
 	if c.MaxRecordBytes < 1024 {
 		errs = append(errs, fmt.Errorf("config: max_record_bytes = %d: want at least 1KiB", c.MaxRecordBytes))

@@ -104,3 +104,13 @@ func TestEnrichReload(t *testing.T) {
 		t.Fatalf("negative reload: %v", err)
 	}
 }
+
+func TestAnomalyKeys(t *testing.T) {
+	c, err := Load("", envMap(map[string]string{"GANNET_ANOMALY": "true", "GANNET_ANOMALY_ERROR_FACTOR": "4"}))
+	if err != nil || !c.Anomaly || c.AnomalyErrorFactor != 4 {
+		t.Fatalf("anomaly keys: %+v, %v", c, err)
+	}
+	if _, err := Load("", envMap(map[string]string{"GANNET_ANOMALY_ERROR_FACTOR": "-1"})); err == nil || !strings.Contains(err.Error(), "anomaly_error_factor") {
+		t.Errorf("negative factor: %v", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/gannet-sec/gannet/detect"
+	"github.com/gannet-sec/gannet/detect/anomaly"
 	"github.com/gannet-sec/gannet/enrich"
 	"github.com/gannet-sec/gannet/enrich/geoip"
 	"github.com/gannet-sec/gannet/sink/alertout"
@@ -188,8 +189,11 @@ func Build(ctx context.Context, cfg config.Config, o Options) (_ *Built, err err
 
 	var detector stream.Detector
 	if cfg.Detect {
-		b.Detector, err = detect.New(detect.Options{RuleDirs: cfg.Rules, NoBuiltins: cfg.NoBuiltinRules,
-			AllowedCountries: cfg.AllowedCountries})
+		do := detect.Options{RuleDirs: cfg.Rules, NoBuiltins: cfg.NoBuiltinRules, AllowedCountries: cfg.AllowedCountries}
+		if cfg.Anomaly {
+			do.Anomaly = &anomaly.Config{ErrorFactor: float64(cfg.AnomalyErrorFactor)}
+		}
+		b.Detector, err = detect.New(do)
 		if err != nil {
 			return nil, err
 		}
