@@ -52,6 +52,28 @@ type GuardedCheckpointer struct {
 	timeout time.Duration
 }
 
+// Init creates the lease table when it does not exist (the library's Init).
+// Workers started together race to create it; v1.0.0 returns the losers'
+// ResourceInUseException as a start-up error, so all workers but one
+// exited. Here it means another worker is creating the table: Init waits
+// until the table is ACTIVE.
+func (g *GuardedCheckpointer) Init() error {
+	err := g.DynamoCheckpoint.Init()
+	var inUse *types.ResourceInUseException
+	if !errors.As(err, &inUse) {
+		return err
+	}
+	dt, ok := g.api.(dynamodb.DescribeTableAPIClient)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return dynamodb.NewTableExistsWaiter(dt, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 2*time.Second
+	}).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(g.table)}, 2*time.Minute)
+}
+
 // NewGuardedCheckpointer wraps the library's checkpointer for table, owned
 // by worker. base must have been given api's client (WithDynamoDB).
 func NewGuardedCheckpointer(base *chk.DynamoCheckpoint, api UpdateItemAPI, table, worker string) *GuardedCheckpointer {

@@ -2,6 +2,7 @@ package reliability_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -358,6 +359,10 @@ func leasesHeld(t *testing.T, ddb *dynamodb.Client, table string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	out, err := ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	var notFound *dtypes.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		return nil // no worker has created the table yet
+	}
 	if err != nil {
 		t.Errorf("scan %s: %v", table, err)
 		return nil
@@ -633,4 +638,54 @@ func readStream(t *testing.T, kc *kinesis.Client, name string) map[string]int {
 		}
 	}
 	return out
+}
+
+// TestIntegrationConsumersStartTogether: KCL workers of a new application
+// started at the same moment race to create the lease table; every one of
+// them must start (v1.0.0 made the losers of CreateTable exit with
+// ResourceInUseException — found by the SIGKILL rows, seeds 9 and 10).
+func TestIntegrationConsumersStartTogether(t *testing.T) {
+	e := stacktest.Lookup()
+	e.KinesisEndpoint = e.StartPrivate(t, stacktest.Kinesis).Endpoint
+	e.DynamoDBEndpoint = e.StartPrivate(t, stacktest.DynamoDB).Endpoint
+	st := &streamEnv{ep: e, kc: e.Kinesis(t), ddb: e.DynamoDB(t)}
+	name := stacktest.UniqueName(t, "together")
+	st.createStream(t, name, 4)
+	app := stacktest.UniqueName(t, "together-leases")
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 4
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := range n {
+		w := harness.Worker{Stream: name, App: app, ID: fmt.Sprintf("worker-%d", i), Lake: filepath.Join(dir, "lake"), DLQ: filepath.Join(dir, "dlq")}
+		c, err := w.Consumer(ctx, e.AWSConfig(t), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			<-start
+			errs <- c.Run(ctx)
+		}()
+	}
+	close(start)
+	// Every worker runs until the cancel, and the 4 shards get leased.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(leasesHeld(t, st.ddb, app)) < 4 && time.Now().Before(deadline) {
+		select {
+		case err := <-errs:
+			t.Fatalf("a worker stopped at start-up: %v", err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	if held := leasesHeld(t, st.ddb, app); len(held) < 4 {
+		t.Errorf("after 30 s only %d of 4 shards are leased: %v", len(held), held)
+	}
+	cancel()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}
 }
