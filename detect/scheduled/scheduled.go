@@ -1,5 +1,6 @@
-// Package scheduled evaluates Sigma event_count and value_count
-// correlations as periodic Elasticsearch aggregation queries over the
+// Package scheduled evaluates Sigma event_count, value_count, temporal and
+// temporal_ordered correlations as periodic Elasticsearch aggregation
+// queries over the
 // indices sink/elastic writes (<prefix>-<format>-*), for windows longer than
 // a stream holds (the paper's periodic pattern, DP1).
 //
@@ -8,7 +9,13 @@
 // terms aggregation per group-by field, and, in the innermost buckets, the
 // count (doc_count, or a cardinality aggregation for value_count) and the
 // condition, checked by Run on every bucket (and, with Options.Scripts, by a
-// bucket_selector in the cluster). Run executes it for one
+// bucket_selector in the cluster). A temporal correlation adds, in each
+// group, one filter sub-aggregation per referenced rule with the rule's
+// first and last @timestamp: the group alerts when every rule matched in
+// the window (temporal_ordered: and the rules' events can be taken in the
+// listed order — exact for two rules; for more, checked on each rule's
+// first and last time, which may accept an interleaving that has no
+// ordered pick). Run executes it for one
 // window with github.com/olivere/elastic/v7 and turns the surviving buckets
 // into alerts whose ids are stream.AlertID(rule id, group key, window start):
 // running the same window again gives the same ids.
@@ -70,6 +77,8 @@ type Query struct {
 	// GroupBy are the Sigma group-by names and Fields their index fields.
 	GroupBy, Fields []string
 	filter          m
+	kind            string // event_count, value_count, temporal, temporal_ordered
+	ruleFilters     []m    // temporal: each referenced rule's query, in order
 	value           string // value_count: the counted index field
 	op              string
 	threshold       int64
@@ -167,8 +176,10 @@ func Translate(corr *sigma.Rule, rules []*sigma.Rule, opts Options) (*Query, err
 	if cr == nil {
 		return nil, errors.New("not a correlation rule")
 	}
-	if cr.Type != "event_count" && cr.Type != "value_count" {
-		return nil, fmt.Errorf("%s correlations are not supported by scheduled queries (event_count, value_count)", cr.Type)
+	switch cr.Type {
+	case "event_count", "value_count", "temporal", "temporal_ordered":
+	default:
+		return nil, fmt.Errorf("%s correlations are not supported by scheduled queries (event_count, value_count, temporal, temporal_ordered)", cr.Type)
 	}
 	if len(cr.Aliases) > 0 {
 		return nil, errors.New("correlation aliases are not supported")
@@ -187,7 +198,12 @@ func Translate(corr *sigma.Rule, rules []*sigma.Rule, opts Options) (*Query, err
 	}
 	q := &Query{Rule: corr, RuleID: ruleID(corr), Timespan: cr.Timespan, GroupBy: cr.GroupBy,
 		op: cr.Condition.Op, threshold: cr.Condition.Count, maxGroups: opts.MaxGroups, maxEvents: opts.MaxEvents,
-		scripts: opts.Scripts}
+		scripts: opts.Scripts, kind: cr.Type}
+	if q.temporal() {
+		// Every referenced rule must occur (as the inline windows decide
+		// it); a condition, if given, is not used.
+		q.op, q.threshold = "gte", 1
+	}
 	var should []any
 	var format stream.Format
 	seenIdx := map[string]bool{}
@@ -217,6 +233,7 @@ func Translate(corr *sigma.Rule, rules []*sigma.Rule, opts Options) (*Query, err
 			return nil, fmt.Errorf("rule %s: %w", ruleID(r), err)
 		}
 		should = append(should, qq)
+		q.ruleFilters = append(q.ruleFilters, qq)
 	}
 	if len(should) == 1 {
 		q.filter = should[0].(m)
@@ -249,6 +266,8 @@ func Translate(corr *sigma.Rule, rules []*sigma.Rule, opts Options) (*Query, err
 	return q, nil
 }
 
+func (q *Query) temporal() bool { return q.kind == "temporal" || q.kind == "temporal_ordered" }
+
 var opSymbols = map[string]string{"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "neq": "!="}
 
 // Body returns the search request body for the window [start, start+Timespan).
@@ -264,7 +283,15 @@ func (q *Query) Body(start time.Time) map[string]any {
 		leaf["values"] = m{"cardinality": m{"field": q.value, "precision_threshold": 40000}}
 		path = "values"
 	}
-	if q.scripts {
+	if q.temporal() {
+		for i, f := range q.ruleFilters {
+			leaf["r"+strconv.Itoa(i)] = m{"filter": f, "aggs": m{
+				"first": m{"min": m{"field": "@timestamp"}},
+				"last":  m{"max": m{"field": "@timestamp"}},
+			}}
+		}
+	}
+	if q.scripts && !q.temporal() {
 		leaf["threshold"] = m{"bucket_selector": m{
 			"buckets_path": m{"c": path},
 			"script":       m{"source": "params.c " + opSymbols[q.op] + " params.n", "params": m{"n": q.threshold}},
@@ -423,6 +450,12 @@ func (q *Query) leaf(raw json.RawMessage, key string, start time.Time, out *[]st
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return err
 	}
+	if q.temporal() {
+		ok, err := q.sequence(raw)
+		if err != nil || !ok {
+			return err
+		}
+	}
 	count := b.DocCount
 	if b.Values != nil {
 		count = b.Values.Value
@@ -446,6 +479,48 @@ func (q *Query) leaf(raw json.RawMessage, key string, start time.Time, out *[]st
 	}
 	*out = append(*out, a)
 	return nil
+}
+
+// sequence reports whether every rule of a temporal correlation matched in
+// the group's bucket (temporal_ordered: in the listed order).
+func (q *Query) sequence(raw json.RawMessage) (bool, error) {
+	var b map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return false, err
+	}
+	var prev float64 // earliest time the next rule's event may have
+	for i := range q.ruleFilters {
+		var r struct {
+			DocCount int64 `json:"doc_count"`
+			First    struct {
+				Value *float64 `json:"value"`
+			} `json:"first"`
+			Last struct {
+				Value *float64 `json:"value"`
+			} `json:"last"`
+		}
+		sub, ok := b["r"+strconv.Itoa(i)]
+		if !ok {
+			return false, fmt.Errorf("bucket lacks aggregation r%d", i)
+		}
+		if err := json.Unmarshal(sub, &r); err != nil {
+			return false, err
+		}
+		if r.DocCount == 0 {
+			return false, nil
+		}
+		if q.kind != "temporal_ordered" {
+			continue
+		}
+		if r.First.Value == nil || r.Last.Value == nil {
+			return false, fmt.Errorf("rule %d matched events without @timestamp", i)
+		}
+		if i > 0 && *r.Last.Value < prev {
+			return false, nil // no event of this rule at or after the previous rule's
+		}
+		prev = max(prev, *r.First.Value)
+	}
+	return true, nil
 }
 
 // holds reports whether a group's count meets the correlation's condition.

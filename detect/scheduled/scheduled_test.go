@@ -2,6 +2,7 @@ package scheduled
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -97,9 +98,95 @@ func TestTranslateRejects(t *testing.T) {
 			t.Errorf("%s: translated without error", name)
 		}
 	}
-	rs := parse(cases["keywords"] + strings.Replace(corr, "event_count", "temporal", 1))
-	if _, err := Translate(rs[1], rs, Options{}); err == nil || !strings.Contains(err.Error(), "temporal") {
-		t.Errorf("temporal: %v", err)
+}
+
+// temporalRules are two CloudTrail rules and a temporal correlation over
+// them (ordered when ordered is set), grouped by source address.
+func temporalRules(t *testing.T, ordered bool) []*sigma.Rule {
+	t.Helper()
+	kind := "temporal"
+	if ordered {
+		kind = "temporal_ordered"
+	}
+	src := `title: Console login
+name: login
+id: 7a1c0000-0000-4000-8000-000000000001
+logsource: {product: aws, service: cloudtrail}
+detection: {s: {eventSource: signin.amazonaws.com, eventName: ConsoleLogin}, condition: s}
+---
+title: Trail stopped
+name: stop
+id: 7a1c0000-0000-4000-8000-000000000002
+logsource: {product: aws, service: cloudtrail}
+detection: {s: {eventSource: cloudtrail.amazonaws.com, eventName: StopLogging}, condition: s}
+---
+title: Login then trail stopped
+id: 7a1c0000-0000-4000-8000-000000000003
+level: high
+correlation: {type: ` + kind + `, rules: [login, stop], group-by: [sourceIPAddress], timespan: 1h}
+`
+	rs, err := sigma.Parse([]byte(src), "temporal.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func TestTranslateTemporal(t *testing.T) {
+	for _, ordered := range []bool{false, true} {
+		rs := temporalRules(t, ordered)
+		q, err := Translate(rs[2], rs, Options{IndexPrefix: "gx", Scripts: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(q.Indices, ",") != "gx-cloudtrail-*" || strings.Join(q.Fields, ",") != "aws.cloudtrail.sourceIPAddress" || q.Timespan != time.Hour {
+			t.Errorf("query %+v", q)
+		}
+		body, _ := json.Marshal(q.Body(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)))
+		s := string(body)
+		for _, want := range []string{
+			`"terms":{"field":"aws.cloudtrail.sourceIPAddress","min_doc_count":1,"order":{"_count":"desc"},"size":10000}`,
+			`"r0":{"aggs":{"first":{"min":{"field":"@timestamp"}},"last":{"max":{"field":"@timestamp"}}},"filter":{"bool":{"filter":[{"term":{"aws.cloudtrail.eventSource":{"case_insensitive":true,"value":"signin.amazonaws.com"}}}`,
+			`"r1":{"aggs":{"first":{"min":{"field":"@timestamp"}},"last":{"max":{"field":"@timestamp"}}},"filter":{"bool":{"filter":[{"term":{"aws.cloudtrail.eventSource":{"case_insensitive":true,"value":"cloudtrail.amazonaws.com"}}}`,
+			`"should":[`,
+		} {
+			if !strings.Contains(s, want) {
+				t.Errorf("ordered=%v: body lacks %s\n%s", ordered, want, s)
+			}
+		}
+		if strings.Contains(s, "bucket_selector") {
+			t.Errorf("ordered=%v: temporal body has a count threshold:\n%s", ordered, s)
+		}
+		// The per-rule check on bucket responses.
+		bucket := func(c0, f0, l0, c1, f1, l1 int) json.RawMessage {
+			r := func(c, f, l int) string {
+				if c == 0 {
+					return `{"doc_count":0,"first":{"value":null},"last":{"value":null}}`
+				}
+				return fmt.Sprintf(`{"doc_count":%d,"first":{"value":%d},"last":{"value":%d}}`, c, f, l)
+			}
+			return json.RawMessage(`{"doc_count":9,"r0":` + r(c0, f0, l0) + `,"r1":` + r(c1, f1, l1) + `}`)
+		}
+		cases := []struct {
+			b          json.RawMessage
+			any, order bool
+		}{
+			{bucket(2, 100, 200, 1, 300, 300), true, true},  // login, then stop
+			{bucket(1, 100, 100, 1, 100, 100), true, true},  // same millisecond
+			{bucket(1, 500, 500, 2, 100, 300), true, false}, // stop, then login
+			{bucket(2, 100, 500, 2, 200, 300), true, true},  // interleaved: login 100 before stop 200
+			{bucket(3, 100, 200, 0, 0, 0), false, false},    // no stop
+			{bucket(0, 0, 0, 4, 100, 400), false, false},    // no login
+		}
+		for i, c := range cases {
+			got, err := q.sequence(c.b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := c.any && (!ordered || c.order); got != want {
+				t.Errorf("ordered=%v case %d: %v, want %v", ordered, i, got, want)
+			}
+		}
 	}
 }
 
