@@ -75,8 +75,7 @@ type Encoder struct {
 	// for formats whose record is embedded as an object anyway.
 	Original bool
 
-	scratch []byte // stringified native members
-	native  []byte // the compacted native record
+	native []byte // the compacted native record
 }
 
 func (e *Encoder) prefix() string {
@@ -145,7 +144,7 @@ func (e *Encoder) AppendDocument(dst []byte, ev *stream.Event) []byte {
 	native := false
 	if embedsNative(ev.Format) && len(ev.Raw) > 0 {
 		var ok bool
-		e.native, ok = appendNativeObject(e.native[:0], ev.Raw, nativeSpecs[ev.Format], &e.scratch)
+		e.native, ok = appendNativeObject(e.native[:0], ev.Raw, nativeSpecs[ev.Format])
 		native = ok
 	}
 	if len(ev.Raw) > 0 && (!native || e.Original) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gannet-sec/gannet/stream"
 )
@@ -89,8 +90,7 @@ func FuzzAppendString(f *testing.F) {
 
 func TestNativeObjectCompactsAndStringifies(t *testing.T) {
 	raw := []byte("{ \"a\" : 1 ,\n\t\"requestParameters\" : { \"k\" : [1, 2, {\"x\":\"y\\n\"}] },\r\n \"s\":\"t\\u00e9\xff\", \"n\":null, \"e\":-1.5e+3, \"responseElements\": null, \"z\":[]}")
-	var scratch []byte
-	out, ok := appendNativeObject(nil, raw, nativeSpecs[stream.FormatCloudTrail], &scratch)
+	out, ok := appendNativeObject(nil, raw, nativeSpecs[stream.FormatCloudTrail])
 	if !ok {
 		t.Fatalf("not accepted: %s", out)
 	}
@@ -99,7 +99,7 @@ func TestNativeObjectCompactsAndStringifies(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", out, want)
 	}
 	for _, bad := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":tru}`, `{"a":01}`, `{"a":"\x"}`, `{"a":1} x`, `{"a":"unterminated}`, `{"a":-}`, `{"a":1.}`} {
-		if out, ok := appendNativeObject(nil, []byte(bad), nil, &scratch); ok {
+		if out, ok := appendNativeObject(nil, []byte(bad), nil); ok {
 			t.Errorf("%q accepted as %s", bad, out)
 		}
 	}
@@ -109,9 +109,9 @@ func FuzzNativeObject(f *testing.F) {
 	f.Add([]byte(`{"a":{"b":[1,true,null,"x\ny"]},"requestParameters":{"q":1}}`))
 	f.Add([]byte("{\"a\":\"\xff\"}"))
 	f.Add([]byte(`{"a":1e5,"b":-0.0}`))
+	f.Add([]byte(`{"requestParameters":{"k\"":"a\\b\n\u00e9\"/","x":[1,"y",{"z":null}]},"b":"\"q\""}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		var scratch []byte
-		out, ok := appendNativeObject(nil, raw, &nativeSpec{stringify: []string{"requestParameters"}}, &scratch)
+		out, ok := appendNativeObject(nil, raw, &nativeSpec{stringify: []string{"requestParameters"}})
 		if ok {
 			if !json.Valid(out) || bytes.ContainsAny(out, "\r\n") {
 				t.Fatalf("accepted %q but wrote %q", raw, out)
@@ -122,6 +122,19 @@ func FuzzNativeObject(f *testing.F) {
 			d.UseNumber()
 			if err := d.Decode(&v); err != nil {
 				t.Fatalf("output is not an object: %q: %v", out, err)
+			}
+			// A stringified member is the JSON text of the member.
+			if str, isStr := v["requestParameters"].(string); isStr {
+				var in map[string]json.RawMessage
+				if json.Unmarshal(raw, &in) == nil && len(in["requestParameters"]) > 0 && in["requestParameters"][0] != '"' {
+					if !json.Valid([]byte(str)) {
+						t.Fatalf("stringified member is not JSON: %q (from %q)", str, raw)
+					}
+					var a, b bytes.Buffer
+					if json.Compact(&a, in["requestParameters"]) == nil && json.Compact(&b, []byte(str)) == nil && utf8.Valid(raw) && !bytes.Contains(raw, []byte(`\u`)) && a.String() != b.String() {
+						t.Fatalf("stringified member %s, want %s", b.Bytes(), a.Bytes())
+					}
+				}
 			}
 		}
 		// Every valid JSON object with valid UTF-8 is accepted and means the

@@ -17,6 +17,9 @@ const maxRawDepth = 64
 type rawCopier struct {
 	src []byte
 	i   int
+	// esc writes the copy as the body of a JSON string: every '"' and
+	// '\\' of the compact text gets a backslash (stringified members).
+	esc bool
 }
 
 func (c *rawCopier) ws() {
@@ -108,6 +111,9 @@ func isHex(b byte) bool {
 // one append, quotes included; only raw control characters (escaped) and
 // invalid UTF-8 (U+FFFD) are rewritten.
 func (c *rawCopier) str(dst []byte) ([]byte, bool) {
+	if c.esc {
+		return c.strEsc(dst)
+	}
 	s := c.src
 	start := c.i // the part of s still to copy, from the opening quote
 	i := c.i + 1
@@ -143,6 +149,68 @@ func (c *rawCopier) str(dst []byte) ([]byte, bool) {
 		case b < 0x20:
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			i++
+			start = i
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, "\ufffd"...)
+				start = i + 1
+			}
+			i += size
+		}
+	}
+}
+
+// strEsc is str for a copy written inside a JSON string (c.esc): the
+// quotes become \" and the backslashes of escapes are doubled.
+func (c *rawCopier) strEsc(dst []byte) ([]byte, bool) {
+	s := c.src
+	i := c.i + 1
+	start := i
+	dst = append(dst, '\\', '"')
+	for {
+		for i+8 <= len(s) && !specialIn8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		for i < len(s) && safeASCII[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			return dst, false
+		}
+		switch b := s[i]; {
+		case b == '"':
+			c.i = i + 1
+			dst = append(dst, s[start:i]...)
+			return append(dst, '\\', '"'), true
+		case b == '\\':
+			if i+1 >= len(s) {
+				return dst, false
+			}
+			dst = append(dst, s[start:i]...)
+			switch e := s[i+1]; e {
+			case '"', '\\':
+				dst = append(dst, '\\', '\\', '\\', e)
+				i += 2
+			case '/', 'b', 'f', 'n', 'r', 't':
+				dst = append(dst, '\\', '\\', e)
+				i += 2
+			case 'u':
+				if i+6 > len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
+					return dst, false
+				}
+				dst = append(dst, '\\', '\\')
+				dst = append(dst, s[i+1:i+6]...)
+				i += 6
+			default:
+				return dst, false
+			}
+			start = i
+		case b < 0x20:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
 			i++
 			start = i
 		default:
@@ -238,10 +306,10 @@ func (c *rawCopier) array(dst []byte, depth int) ([]byte, bool) {
 
 // appendNativeObject appends the JSON object raw, compacted and validated,
 // with the members spec names turned into JSON strings (their compact JSON
-// text), so that deeply variable parts do not create mappings. scratch is a
-// reusable buffer. ok is false, and dst must be discarded past its original
-// length, when raw is not one JSON object.
-func appendNativeObject(dst, raw []byte, spec *nativeSpec, scratch *[]byte) ([]byte, bool) {
+// text), so that deeply variable parts do not create mappings. ok is false,
+// and dst must be discarded past its original length, when raw is not one
+// JSON object.
+func appendNativeObject(dst, raw []byte, spec *nativeSpec) ([]byte, bool) {
 	if spec == nil {
 		spec = &nativeSpec{}
 	}
@@ -250,7 +318,7 @@ func appendNativeObject(dst, raw []byte, spec *nativeSpec, scratch *[]byte) ([]b
 	if c.i >= len(raw) || raw[c.i] != '{' {
 		return dst, false
 	}
-	dst, ok := c.specObject(dst, spec, scratch, 1)
+	dst, ok := c.specObject(dst, spec, 1)
 	if !ok {
 		return dst, false
 	}
@@ -260,7 +328,7 @@ func appendNativeObject(dst, raw []byte, spec *nativeSpec, scratch *[]byte) ([]b
 
 // specObject copies the object at c.i like object, stringifying and
 // descending into the members spec names.
-func (c *rawCopier) specObject(dst []byte, spec *nativeSpec, scratch *[]byte, depth int) ([]byte, bool) {
+func (c *rawCopier) specObject(dst []byte, spec *nativeSpec, depth int) ([]byte, bool) {
 	raw := c.src
 	c.i++ // '{'
 	dst = append(dst, '{')
@@ -292,16 +360,17 @@ func (c *rawCopier) specObject(dst []byte, spec *nativeSpec, scratch *[]byte, de
 		}
 		switch b := raw[c.i]; {
 		case b != '"' && b != 'n' && listed(spec.stringify, name):
-			buf, ok := c.value((*scratch)[:0], depth)
-			*scratch = buf
+			// Copied straight into a JSON string: escaped as it is copied.
+			dst = append(dst, '"')
+			c.esc = true
+			dst, ok = c.value(dst, depth)
+			c.esc = false
 			if !ok {
 				return dst, false
 			}
 			dst = append(dst, '"')
-			dst = appendQuotesEscaped(dst, buf)
-			dst = append(dst, '"')
 		case b == '{' && spec.nested != nil && spec.sub(name) != nil:
-			if dst, ok = c.specObject(dst, spec.sub(name), scratch, depth+1); !ok {
+			if dst, ok = c.specObject(dst, spec.sub(name), depth+1); !ok {
 				return dst, false
 			}
 		default:
@@ -324,33 +393,6 @@ func (c *rawCopier) specObject(dst []byte, spec *nativeSpec, scratch *[]byte, de
 			return dst, false
 		}
 	}
-}
-
-// appendQuotesEscaped appends b, compact JSON text written by rawCopier, as
-// the body of a JSON string. rawCopier output is valid UTF-8 whose control
-// characters are already escaped, so only '"' and '\\' need a backslash.
-func appendQuotesEscaped(dst, b []byte) []byte {
-	for len(b) > 0 {
-		i := 0
-		for i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
-			q, s := x^swarQuot, x^swarBsl
-			if ((q-swarLo)&^q|(s-swarLo)&^s)&swarHi != 0 {
-				break
-			}
-			i += 8
-		}
-		for i < len(b) && b[i] != '"' && b[i] != '\\' {
-			i++
-		}
-		dst = append(dst, b[:i]...)
-		if i == len(b) {
-			break
-		}
-		dst = append(dst, '\\', b[i])
-		b = b[i+1:]
-	}
-	return dst
 }
 
 func listed(names []string, name []byte) bool {
