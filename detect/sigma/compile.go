@@ -67,14 +67,16 @@ type fieldNode struct {
 }
 
 func (n *fieldNode) eval(m *Matcher) bool {
-	if n.f.ct != nil && m.rec != nil && n.ref == nil {
-		// One string field of the Record: no value list.
-		vs := m.one[:0]
-		if s := n.f.ct(m.rec); s != "" {
-			m.one[0] = val{s: s, kind: jsonscan.String}
-			vs = m.one[:1]
+	if n.ref == nil {
+		if s, ok := n.f.one(m); ok {
+			// A single string: no value list.
+			vs := m.one[:0]
+			if s != "" {
+				m.one[0] = val{s: s, kind: jsonscan.String}
+				vs = m.one[:1]
+			}
+			return n.test(m, vs, 0)
 		}
-		return n.test(m, vs, 0)
 	}
 	lo := len(m.vals)
 	m.lookup(n.f)
@@ -475,7 +477,7 @@ func (s *Set) compileField(fm *FieldMatcher) (node, error) {
 			}
 			g.pats = append(g.pats, p)
 			if plainEq {
-				if e, ok := p.(eqFold); ok {
+				if e, ok := p.(*eqFold); ok {
 					n.eqKeys = append(n.eqKeys, foldString(e.s))
 				} else {
 					plainEq = false

@@ -101,8 +101,8 @@ func (m *Matcher) Match(ev *stream.Event, dst []*Compiled) []*Compiled {
 	m.cands = m.cands[:0]
 	for fi := range ix.fields {
 		f := &ix.fields[fi]
-		if f.field.ct != nil && m.rec != nil {
-			if s := f.field.ct(m.rec); s != "" {
+		if s, ok := f.field.one(m); ok {
+			if s != "" {
 				m.candidates(f.table.get(s))
 			}
 			continue

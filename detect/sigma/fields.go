@@ -29,6 +29,8 @@ type Field struct {
 	// ct is set with native when the name is one string field of the
 	// Record: an empty string is absent.
 	ct func(r *cloudtrail.Record) string
+	// get is set with typed when the typed field is one string.
+	get func(ev *stream.Event) string
 	// raw path: top-level key id and the rest of the path.
 	rawTop  int
 	rawRest []string
@@ -42,6 +44,7 @@ type Field struct {
 // typedField builds the typed half of a Field.
 type typedField struct {
 	fn         func(m *Matcher) bool
+	get        func(ev *stream.Event) string // set when the field is one string
 	onlyFormat stream.Format
 	noRaw      bool // the name never exists in Raw (derived values such as event.dataset)
 }
@@ -56,6 +59,9 @@ func str(get func(ev *stream.Event) string) func(m *Matcher) bool {
 		return true
 	}
 }
+
+// sf is a typed string field.
+func sf(get func(ev *stream.Event) string) typedField { return typedField{fn: str(get), get: get} }
 
 func strs(get func(ev *stream.Event) []string) func(m *Matcher) bool {
 	return func(m *Matcher) bool {
@@ -119,16 +125,16 @@ func bufString(buf []byte, start int) string {
 func endpointFields(prefix string, get func(ev *stream.Event) *stream.Endpoint, t map[string]typedField) {
 	t[prefix+".ip"] = typedField{fn: addr(func(ev *stream.Event) netip.Addr { return get(ev).IP })}
 	t[prefix+".port"] = typedField{fn: num(func(ev *stream.Event) int64 { return int64(get(ev).Port) })}
-	t[prefix+".address"] = typedField{fn: str(func(ev *stream.Event) string { return get(ev).Address })}
-	t[prefix+".domain"] = typedField{fn: str(func(ev *stream.Event) string { return get(ev).Domain })}
+	t[prefix+".address"] = sf(func(ev *stream.Event) string { return get(ev).Address })
+	t[prefix+".domain"] = sf(func(ev *stream.Event) string { return get(ev).Domain })
 	t[prefix+".bytes"] = typedField{fn: num(func(ev *stream.Event) int64 { return get(ev).Bytes })}
 	t[prefix+".packets"] = typedField{fn: num(func(ev *stream.Event) int64 { return get(ev).Packets })}
-	t[prefix+".geo.country_iso_code"] = typedField{fn: str(func(ev *stream.Event) string { return get(ev).Geo.CountryISOCode })}
-	t[prefix+".geo.country_name"] = typedField{fn: str(func(ev *stream.Event) string { return get(ev).Geo.CountryName })}
-	t[prefix+".geo.region_name"] = typedField{fn: str(func(ev *stream.Event) string { return get(ev).Geo.RegionName })}
-	t[prefix+".geo.city_name"] = typedField{fn: str(func(ev *stream.Event) string { return get(ev).Geo.CityName })}
+	t[prefix+".geo.country_iso_code"] = sf(func(ev *stream.Event) string { return get(ev).Geo.CountryISOCode })
+	t[prefix+".geo.country_name"] = sf(func(ev *stream.Event) string { return get(ev).Geo.CountryName })
+	t[prefix+".geo.region_name"] = sf(func(ev *stream.Event) string { return get(ev).Geo.RegionName })
+	t[prefix+".geo.city_name"] = sf(func(ev *stream.Event) string { return get(ev).Geo.CityName })
 	t[prefix+".as.number"] = typedField{fn: num(func(ev *stream.Event) int64 { return get(ev).AS.Number })}
-	t[prefix+".as.organization.name"] = typedField{fn: str(func(ev *stream.Event) string { return get(ev).AS.OrganizationName })}
+	t[prefix+".as.organization.name"] = sf(func(ev *stream.Event) string { return get(ev).AS.OrganizationName })
 }
 
 // typedFields is the table of Sigma field names with a typed stream.Event
@@ -138,7 +144,7 @@ var typedFields = func() map[string]typedField {
 	endpointFields("source", func(ev *stream.Event) *stream.Endpoint { return &ev.Source }, t)
 	endpointFields("destination", func(ev *stream.Event) *stream.Endpoint { return &ev.Destination }, t)
 	endpointFields("client", func(ev *stream.Event) *stream.Endpoint { return &ev.Source }, t)
-	s := func(name string, get func(ev *stream.Event) string) { t[name] = typedField{fn: str(get)} }
+	s := func(name string, get func(ev *stream.Event) string) { t[name] = sf(get) }
 	n := func(name string, get func(ev *stream.Event) int64) { t[name] = typedField{fn: num(get)} }
 	s("event.kind", func(ev *stream.Event) string { return ev.Kind })
 	t["event.category"] = typedField{fn: strs(func(ev *stream.Event) []string { return ev.Category })}
@@ -222,7 +228,7 @@ func (s *Set) field(name string) *Field {
 	}
 	f := &Field{Name: name}
 	if tf, ok := typedFields[name]; ok {
-		f.typed, f.onlyFormat, f.noRaw = tf.fn, tf.onlyFormat, tf.noRaw
+		f.typed, f.onlyFormat, f.noRaw, f.get = tf.fn, tf.onlyFormat, tf.noRaw, tf.get
 		f.rawJSONOnly = tf.onlyFormat == stream.FormatUnknown
 	}
 	if tf, ok := typedFields[name]; !ok || tf.onlyFormat == stream.FormatCloudTrail {
@@ -240,6 +246,23 @@ func (s *Set) field(name string) *Field {
 	}
 	s.fields[name] = f
 	return f
+}
+
+// one reads f when, in the current event, it is a single string: ok is
+// false when f must be looked up in full (m.lookup). An empty string is
+// absent, as lookup has it.
+func (f *Field) one(m *Matcher) (s string, ok bool) {
+	if f.ct != nil {
+		if m.rec != nil {
+			return f.ct(m.rec), true
+		}
+		return "", false
+	}
+	if f.get != nil && f.native == nil && f.onlyFormat == stream.FormatUnknown &&
+		(f.noRaw || (f.rawJSONOnly && m.ev.Format != stream.FormatJSON)) {
+		return f.get(m.ev), true
+	}
+	return "", false
 }
 
 // Field resolves a field name for use with Matcher.Values (group-by keys

@@ -29,14 +29,14 @@ type eqFold struct {
 	ascii bool
 }
 
-func newEqFold(s string) eqFold {
+func newEqFold(s string) *eqFold {
 	if isASCII(s) {
-		return eqFold{s: s, low: strings.ToLower(s), ascii: true}
+		return &eqFold{s: s, low: strings.ToLower(s), ascii: true}
 	}
-	return eqFold{s: s}
+	return &eqFold{s: s}
 }
 
-func (p eqFold) match(_ *Matcher, v *val) bool {
+func (p *eqFold) match(_ *Matcher, v *val) bool {
 	if !v.scalar() {
 		return false
 	}
@@ -84,7 +84,7 @@ type strOp struct {
 	find  *finder // for 'c'
 }
 
-func (p strOp) match(m *Matcher, v *val) bool {
+func (p *strOp) match(m *Matcher, v *val) bool {
 	if !v.scalar() {
 		return false
 	}
@@ -177,7 +177,7 @@ type reMatch struct {
 	need *finder // nil when there is no such literal
 }
 
-func (p reMatch) match(_ *Matcher, v *val) bool {
+func (p *reMatch) match(_ *Matcher, v *val) bool {
 	if !v.scalar() || (p.need != nil && !p.need.in(v.s)) {
 		return false
 	}
@@ -438,7 +438,7 @@ func compileValue(s string, md mods, literal bool) (pattern, error) {
 		if l := requiredLiteral(expr); l != "" {
 			need = newFinder(l)
 		}
-		return reMatch{re: re, need: need}, nil
+		return &reMatch{re: re, need: need}, nil
 	case "cidr":
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
@@ -490,11 +490,11 @@ func compileValue(s string, md mods, literal bool) (pattern, error) {
 	case len(toks) == 1 && toks[0].star:
 		return anyValue{}, nil
 	case len(toks) == 2 && isLit(toks[0]) && toks[1].star:
-		return strOp{op: 'p', s: toks[0].lit, cased: cased}, nil
+		return &strOp{op: 'p', s: toks[0].lit, cased: cased}, nil
 	case len(toks) == 2 && toks[0].star && isLit(toks[1]):
-		return strOp{op: 's', s: toks[1].lit, cased: cased}, nil
+		return &strOp{op: 's', s: toks[1].lit, cased: cased}, nil
 	case len(toks) == 3 && toks[0].star && isLit(toks[1]) && toks[2].star:
-		return strOp{'c', toks[1].lit, cased, newFinder(toks[1].lit)}, nil
+		return &strOp{'c', toks[1].lit, cased, newFinder(toks[1].lit)}, nil
 	}
 	return glob{toks, cased}, nil
 }
