@@ -248,8 +248,16 @@ func (env *chaosEnv) runKCL(t *testing.T, row kclRow) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	last := map[string]string{} // each shard's last record
+	for _, r := range recs {
+		if cur := last[r.Lineage.Shard]; len(cur) < len(r.Lineage.Sequence) || len(cur) == len(r.Lineage.Sequence) && cur < r.Lineage.Sequence {
+			last[r.Lineage.Shard] = r.Lineage.Sequence
+		}
+	}
 	// Wait until every unit is in the lake or dead-lettered (the same
-	// accounting, without Elasticsearch, which is checked after the stop).
+	// accounting, without Elasticsearch, which is checked after the stop)
+	// and every shard's checkpoint has reached its last record: all of it
+	// acknowledged while the workers run.
 	deadline := time.Now().Add(120 * time.Second)
 	for {
 		rep, err := reliability.Account(context.Background(), row.name, len(recs), units, reliability.Outputs{Lake: st0, DLQ: dlqDir})
@@ -262,12 +270,19 @@ func (env *chaosEnv) runKCL(t *testing.T, row kclRow) {
 				}
 			}
 		}
-		if err == nil && rep.Lost == 0 && taken {
+		acked := true
+		cps := checkpoints(t, st.ddb, app)
+		for shard, seq := range last {
+			if cps[shard] != seq {
+				acked = false
+			}
+		}
+		if err == nil && rep.Lost == 0 && taken && acked {
 			break
 		}
 		if time.Now().After(deadline) {
 			if rep != nil {
-				err = fmt.Errorf("%d of %d units neither in the lake nor dead-lettered; killed worker's leases taken over: %v", rep.Lost, rep.Units, taken)
+				err = fmt.Errorf("%d of %d units neither in the lake nor dead-lettered; killed worker's leases taken over: %v; every checkpoint at its shard's last record: %v", rep.Lost, rep.Units, taken, acked)
 			}
 			t.Errorf("%s: after 120 s: %v", row.name, err)
 			break
@@ -291,15 +306,9 @@ func (env *chaosEnv) runKCL(t *testing.T, row kclRow) {
 		}
 	}
 	// After every survivor stopped gracefully no lease is assigned and each
-	// shard's checkpoint is its last record.
+	// shard's checkpoint is still its last record.
 	if held := leasesHeld(t, st.ddb, app); len(held) > 0 {
 		t.Errorf("%s: leases still assigned after a graceful stop: %v", row.name, held)
-	}
-	last := map[string]string{}
-	for _, r := range recs {
-		if cur := last[r.Lineage.Shard]; len(cur) < len(r.Lineage.Sequence) || len(cur) == len(r.Lineage.Sequence) && cur < r.Lineage.Sequence {
-			last[r.Lineage.Shard] = r.Lineage.Sequence
-		}
 	}
 	for shard, cp := range checkpoints(t, st.ddb, app) {
 		if last[shard] != "" && cp != last[shard] {
@@ -336,6 +345,10 @@ func checkpoints(t *testing.T, ddb *dynamodb.Client, table string) map[string]st
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	out, err := ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	var notFound *dtypes.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		return nil // no worker has created the table yet
+	}
 	if err != nil {
 		t.Errorf("scan %s: %v", table, err)
 		return nil
