@@ -533,7 +533,8 @@ func selectorOf(n node) map[string][]string {
 }
 
 // bestSelector prefers eventName, then eventSource, then the field with the
-// fewest keys.
+// fewest keys, then the one with the fewest path segments (cheapest to read:
+// userIdentity.type before userIdentity.sessionContext.sessionIssuer.type).
 func bestSelector(sel map[string][]string) (string, []string) {
 	for _, f := range []string{"eventName", "eventSource", "event.action"} {
 		if ks, ok := sel[f]; ok {
@@ -547,6 +548,9 @@ func bestSelector(sel map[string][]string) (string, []string) {
 	sort.Slice(names, func(i, j int) bool {
 		if len(sel[names[i]]) != len(sel[names[j]]) {
 			return len(sel[names[i]]) < len(sel[names[j]])
+		}
+		if di, dj := strings.Count(names[i], "."), strings.Count(names[j], "."); di != dj {
+			return di < dj
 		}
 		return names[i] < names[j]
 	})
