@@ -99,7 +99,13 @@ type encoder struct {
 	table  Table
 	schema *schema.GroupNode
 	props  *parquet.WriterProperties
+	enc    Encoding
+	hw     *hwSchema // the lake's own writer; nil: arrow-go's file writer
 }
+
+// arrowFileWriter makes new encoders write files with arrow-go's file
+// writer instead of the lake's own (benchmarks and comparison tests).
+var arrowFileWriter = false
 
 func newEncoder(t Table, enc Encoding) *encoder {
 	fields := make(schema.FieldList, len(t.Columns))
@@ -139,11 +145,16 @@ func newEncoder(t Table, enc Encoding) *encoder {
 		}
 		opts = append(opts, parquet.WithDictionaryFor(p, true), parquet.WithDictionaryCostFallbackFor(p, false))
 	}
-	return &encoder{
+	e := &encoder{
 		table:  t,
 		schema: sc,
 		props:  parquet.NewWriterProperties(opts...),
+		enc:    enc,
 	}
+	if !arrowFileWriter {
+		e.hw = newHWSchema(t, enc)
+	}
+	return e
 }
 
 // ctxWriter adapts an ObjectWriter to io.Writer for the Parquet writer,
@@ -164,7 +175,13 @@ func (w *ctxWriter) Write(p []byte) (int, error) {
 type pqFile struct {
 	w   ctxWriter
 	pq  *file.Writer
+	hw  *hwFile
 	enc *encoder
+}
+
+func (f *pqFile) write(p []byte) error {
+	_, err := f.w.Write(p)
+	return err
 }
 
 func (e *encoder) create(ctx context.Context, st Store) (f *pqFile, err error) {
@@ -173,6 +190,10 @@ func (e *encoder) create(ctx context.Context, st Store) (f *pqFile, err error) {
 		return nil, err
 	}
 	f = &pqFile{w: ctxWriter{ctx: ctx, obj: obj}, enc: e}
+	if e.hw != nil {
+		f.hw = newHWFile(e.hw, e.enc)
+		return f, nil
+	}
 	meta := metadata.NewKeyValueMetadata()
 	_ = meta.Append("gannet.table", e.table.Name)
 	_ = meta.Append("gannet.schema_version", strconv.Itoa(e.table.Version()))
@@ -200,6 +221,9 @@ func recoverErr(err *error) {
 func (f *pqFile) writeRowGroup(ctx context.Context, bufs []colBuf) (err error) {
 	defer recoverErr(&err)
 	f.w.ctx = ctx
+	if f.hw != nil {
+		return f.hw.writeRowGroup(f.write, bufs)
+	}
 	rg, err := f.pq.AppendRowGroupChecked()
 	if err != nil {
 		return err
@@ -301,11 +325,19 @@ func writeDict(w *file.ByteArrayColumnChunkWriter, b *colBuf, rep []int16) error
 func (f *pqFile) close(ctx context.Context) (err error) {
 	defer recoverErr(&err)
 	f.w.ctx = ctx
+	if f.hw != nil {
+		return f.hw.close(f.write)
+	}
 	return f.pq.Close()
 }
 
 // size is the number of bytes written so far.
-func (f *pqFile) size() int64 { return f.pq.TotalBytesWritten() }
+func (f *pqFile) size() int64 {
+	if f.hw != nil {
+		return f.hw.size()
+	}
+	return f.pq.TotalBytesWritten()
+}
 
 // noStats lists columns whose min/max can never prune a row group (random
 // ids, free text); statistics stay on for every other column.
