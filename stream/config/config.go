@@ -82,6 +82,11 @@ type Config struct {
 	// AnomalyErrorFactor is how many times its baseline error ratio a
 	// client's bucket must reach to alert (0: the default, 3).
 	AnomalyErrorFactor int `yaml:"anomaly_error_factor" env:"GANNET_ANOMALY_ERROR_FACTOR"`
+	// AnomalyState is a local directory where the learned anomaly baselines
+	// are restored from at start and snapshotted to at a graceful stop, one
+	// file per pipeline (per shard in the KCL consumer), so that a restarted
+	// consumer does not relearn from zero. Needs anomaly.
+	AnomalyState string `yaml:"anomaly_state" env:"GANNET_ANOMALY_STATE"`
 
 	// ESUsername / ESPassword select basic authentication for es_url. Prefer
 	// the environment (filled from Secrets Manager) to the file.
@@ -274,6 +279,9 @@ func (c *Config) Validate() error {
 		if _, ok := stream.ParseFormat(s.Format); !ok {
 			errs = append(errs, fmt.Errorf("config: sources[%d].format = %q: want one of %s", i, s.Format, formatNames()))
 		}
+	}
+	if c.AnomalyState != "" && !c.Anomaly {
+		errs = append(errs, fmt.Errorf("config: anomaly_state = %q: needs anomaly = true (there is no anomaly state to keep)", c.AnomalyState))
 	}
 	if c.AnomalyErrorFactor < 0 {
 		errs = append(errs, fmt.Errorf("config: anomaly_error_factor = %d: want 0 (default) or more", c.AnomalyErrorFactor))

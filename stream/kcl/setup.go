@@ -15,6 +15,8 @@ import (
 func SetupFactory(cfg config.Config, o setup.Options) PipelineFactory {
 	o.DeferFlush = true
 	return func(ctx context.Context, shardID string) (Pipeline, error) {
+		o := o
+		o.StateName = shardID // anomaly_state: one snapshot per shard
 		b, err := setup.Build(ctx, cfg, o)
 		if err != nil {
 			return nil, err

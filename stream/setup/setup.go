@@ -40,6 +40,9 @@ type Options struct {
 	AlertsTo io.Writer
 	// DeferFlush: see pipeline.Config.DeferFlush.
 	DeferFlush bool
+	// StateName names this pipeline's files in the anomaly_state directory
+	// (the KCL consumer passes the shard id); "" means "gannet".
+	StateName string
 }
 
 // Built is a configured pipeline and the parts it owns.
@@ -201,6 +204,11 @@ func Build(ctx context.Context, cfg config.Config, o Options) (_ *Built, err err
 			o.Logger.Info("rule skipped", "source", s.Source, "title", s.Title, "reason", s.Reason)
 		}
 		detector = b.Detector
+		if cfg.AnomalyState != "" {
+			if err := b.keepAnomalyState(cfg.AnomalyState, o); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	b.Decoder = decode.New(decode.Options{MaxDecompressed: int64(cfg.MaxRecordBytes)})
