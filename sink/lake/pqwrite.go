@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -457,9 +458,15 @@ func (f *hwFile) writeChunk(s *hwScratch, c *hwCol, b *colBuf, base int64, ci *c
 	}
 	// Count values and rows.
 	var present, rows int
-	for _, d := range def {
-		if d == maxDef {
-			present++
+	if maxDef == 1 { // levels are 0 or 1
+		for _, d := range def {
+			present += int(d)
+		}
+	} else {
+		for _, d := range def {
+			if d == maxDef {
+				present++
+			}
 		}
 	}
 	if rep == nil {
@@ -506,7 +513,10 @@ func (f *hwFile) writeChunk(s *hwScratch, c *hwCol, b *colBuf, base int64, ci *c
 	l0, v0 := 0, 0
 	for first := true; first || l0 < nl; first = false {
 		l1, v1 := l0, v0
-		for l1 < nl {
+		if rep == nil {
+			l1, v1 = pageEnd(b, def, kind, width, bw, target, l0, v0, present)
+		}
+		for rep != nil && l1 < nl {
 			if rep == nil || rep[l1] == 0 {
 				var sz int
 				switch kind {
@@ -547,14 +557,14 @@ func (f *hwFile) writeChunk(s *hwScratch, c *hwCol, b *colBuf, base int64, ci *c
 			if b.list {
 				ix = b.idx[v0:v1]
 			} else {
-				g := s.gidx[:0]
-				for l := l0; l < l1; l++ {
-					if def[l] == maxDef {
-						g = append(g, b.idx[l])
-					}
+				g := slices.Grow(s.gidx[:0], l1-l0)[:l1-l0]
+				k := 0
+				for l, d := range def[l0:l1] { // d is 0 or 1
+					g[k] = b.idx[l0+l]
+					k += int(d)
 				}
 				s.gidx = g
-				ix = g
+				ix = g[:k]
 			}
 			p = append(p, byte(bw))
 			p = rleAppend(p, ix, bw)
@@ -841,4 +851,33 @@ func (f *hwFile) stats(c *hwCol, b *colBuf, kind int, ci *chunkInfo) {
 	if !ci.hasMax {
 		ci.max = nil
 	}
+}
+
+// pageEnd returns the end (levels, values) of the page of a flat column
+// starting at levels l0 and values v0: values up to the page size target
+// (the last one crossing it), and the levels up to the last of them, or to
+// the chunk's end when its values are all in.
+func pageEnd(b *colBuf, def []int16, kind, width, bw, target, l0, v0, nv int) (l1, v1 int) {
+	switch kind {
+	case kBytes:
+		base := b.offs[v0]
+		v1 = v0
+		for v1 < nv && int(b.offs[v1]-base)+4*(v1-v0) < target {
+			v1++
+		}
+	case kDict:
+		v1 = v0 + max(1, target*8/max(bw, 1))
+	case kFixed:
+		v1 = v0 + max(1, target/width)
+	default:
+		v1 = v0 + target*8
+	}
+	if v1 >= nv {
+		return len(def), nv
+	}
+	l1 = l0
+	for n := v1 - v0; n > 0; l1++ {
+		n -= int(def[l1])
+	}
+	return l1, v1
 }

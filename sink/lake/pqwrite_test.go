@@ -282,7 +282,7 @@ func (s *memStore) Open(context.Context, string) (Object, error) {
 	return nil, fmt.Errorf("not supported")
 }
 func (s *memStore) List(context.Context, string) ([]ObjectInfo, error) { return nil, nil }
-func (s *memStore) Delete(context.Context, string) error              { return nil }
+func (s *memStore) Delete(context.Context, string) error               { return nil }
 
 // roundTrip writes row groups of random rows with the lake's writer and
 // reads them back with arrow-go: every value equal.
@@ -442,5 +442,73 @@ func cloneBuf(b *colBuf) colBuf {
 func init() {
 	if os.Getenv("GANNET_LAKE_ARROW_WRITER") != "" {
 		arrowFileWriter = true
+	}
+}
+
+// BenchmarkLakeFileWriter measures the file writer alone: one row group of
+// 131 072 buffered CloudTrail rows (the cloudtrail17 shape or all 108
+// columns) → Parquet bytes, with the lake's writer and with arrow-go's.
+// Metrics per row of CPU time of the process, as BenchmarkLakeEncode.
+func BenchmarkLakeFileWriter(b *testing.B) {
+	evs := streamTimes(parsedEvents(b, stream.FormatCloudTrail, 1<<17, 1))
+	for _, shape := range []string{"cloudtrail17", "cloudtrail"} {
+		l := New(&discardStore{}, Options{Encoding: Encoding{RowGroupRows: 1 << 20}})
+		if shape == "cloudtrail17" {
+			full := eventTables[stream.FormatCloudTrail]
+			var cols []col[evRow]
+			for _, name := range cloudtrail17 {
+				i := slices.IndexFunc(full.cols, func(c col[evRow]) bool { return c.Name == name })
+				cols = append(cols, full.cols[i])
+			}
+			l.events[stream.FormatCloudTrail] = newTableWriter(l, &tableDef[evRow]{name: "cloudtrail", cols: cols, info: eventInfo})
+		}
+		if err := l.Write(context.Background(), evs); err != nil {
+			b.Fatal(err)
+		}
+		tw := l.events[stream.FormatCloudTrail]
+		if len(tw.open) != 1 {
+			b.Fatalf("%d open files", len(tw.open))
+		}
+		var bufs []colBuf
+		for _, fw := range tw.open {
+			bufs = fw.bufs
+		}
+		for _, w := range []string{"arrow-go", "lake"} {
+			for _, codec := range []Codec{ZSTD, Uncompressed} {
+				b.Run("table="+shape+"/writer="+w+"/codec="+strings.ToLower(codec.String()), func(b *testing.B) {
+					old := arrowFileWriter
+					arrowFileWriter = w == "arrow-go"
+					tb := tw.enc.table
+					e := newEncoder(tb, Encoding{Codec: codec}.withDefaults())
+					arrowFileWriter = old
+					st := &discardStore{}
+					ctx := context.Background()
+					one := func() {
+						f, err := e.create(ctx, st)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := f.writeRowGroup(ctx, bufs); err != nil {
+							b.Fatal(err)
+						}
+						if err := f.close(ctx); err != nil {
+							b.Fatal(err)
+						}
+					}
+					one()
+					b.ReportAllocs()
+					cpu0 := processCPU()
+					b.ResetTimer()
+					for range b.N {
+						one()
+					}
+					b.StopTimer()
+					cpu := processCPU() - cpu0
+					rows := float64(b.N) * float64(len(evs))
+					b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
+					b.ReportMetric(float64(st.bytes)/(rows+float64(len(evs))), "B/row")
+				})
+			}
+		}
 	}
 }
