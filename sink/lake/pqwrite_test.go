@@ -452,7 +452,7 @@ func init() {
 func BenchmarkLakeFileWriter(b *testing.B) {
 	evs := streamTimes(parsedEvents(b, stream.FormatCloudTrail, 1<<17, 1))
 	for _, shape := range []string{"cloudtrail17", "cloudtrail"} {
-		l := New(&discardStore{}, Options{Encoding: Encoding{RowGroupRows: 1 << 20}})
+		l := New(&discardStore{}, Options{Encoding: Encoding{RowGroupRows: 1 << 20, RowGroupBytes: 1 << 30}})
 		if shape == "cloudtrail17" {
 			full := eventTables[stream.FormatCloudTrail]
 			var cols []col[evRow]
@@ -472,6 +472,9 @@ func BenchmarkLakeFileWriter(b *testing.B) {
 		var bufs []colBuf
 		for _, fw := range tw.open {
 			bufs = fw.bufs
+			if fw.rows != len(evs) || fw.f != nil {
+				b.Fatalf("%d rows buffered, want %d in one row group", fw.rows, len(evs))
+			}
 		}
 		for _, w := range []string{"arrow-go", "lake"} {
 			for _, codec := range []Codec{ZSTD, Uncompressed} {
