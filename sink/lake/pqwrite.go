@@ -249,6 +249,9 @@ func (f *hwFile) size() int64 {
 	return f.off
 }
 
+// flushBytes is the output a row group buffers before writing it.
+const flushBytes = 1 << 20
+
 // chunkInfo is the metadata of one column chunk.
 type chunkInfo struct {
 	start, dataOff, dictOff int64
@@ -367,6 +370,17 @@ func (f *hwFile) writeRowGroup(w func([]byte) error, bufs []colBuf) error {
 		}
 		rg.end() // ColumnMetaData
 		rg.end() // ColumnChunk
+		// Hand finished chunks to the object once they make 1 MiB, so the
+		// scratch holds about one column chunk, not the whole row group.
+		if len(s.out) >= flushBytes {
+			if err := w(s.out); err != nil {
+				return err
+			}
+			f.magic = true
+			f.off += int64(len(s.out))
+			base = f.off
+			s.out = s.out[:0]
+		}
 	}
 	rg.i64(2, totUnc)
 	rg.i64(3, max(rows, 0))
