@@ -515,3 +515,51 @@ func BenchmarkLakeFileWriter(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLakeFill measures filling the cloudtrail17 column buffers from
+// 131 072 parsed CloudTrail events (no encoding), the other half of
+// BenchmarkLakeEncode's cloudtrail17 case.
+func BenchmarkLakeFill(b *testing.B) {
+	for _, distinct := range []int{1 << 17, 1 << 11} {
+		b.Run(fmt.Sprintf("distinct=%d", distinct), func(b *testing.B) { benchFill(b, distinct) })
+	}
+}
+
+// benchFill fills from distinct parsed events repeated to 131 072 rows: with
+// 2 048 the events' strings stay in cache, with 131 072 (~all of them)
+// every op reads them from memory.
+func benchFill(b *testing.B, distinct int) {
+	evs := streamTimes(parsedEvents(b, stream.FormatCloudTrail, distinct, 1))
+	for len(evs) < 1<<17 {
+		evs = append(evs, evs[:min(distinct, 1<<17-len(evs))]...)
+	}
+	l := New(&discardStore{}, Options{Encoding: Encoding{RowGroupRows: 1 << 30, RowGroupBytes: 1 << 40}})
+	full := eventTables[stream.FormatCloudTrail]
+	var cols []col[evRow]
+	for _, name := range cloudtrail17 {
+		i := slices.IndexFunc(full.cols, func(c col[evRow]) bool { return c.Name == name })
+		cols = append(cols, full.cols[i])
+	}
+	l.events[stream.FormatCloudTrail] = newTableWriter(l, &tableDef[evRow]{name: "cloudtrail", cols: cols, info: eventInfo})
+	tw := l.events[stream.FormatCloudTrail]
+	fill := func() {
+		for _, fw := range tw.open {
+			for i := range fw.bufs {
+				fw.bufs[i].reset()
+			}
+			fw.rows = 0
+		}
+		if err := l.Write(context.Background(), evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fill()
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	b.ResetTimer()
+	for range b.N {
+		fill()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*len(evs)), "cpu-ns/row")
+}
