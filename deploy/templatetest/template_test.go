@@ -368,8 +368,9 @@ func TestFunctionsHaveHandlers(t *testing.T) {
 
 // localOnlyEnv are names the code reads that no deployed component needs.
 var localOnlyEnv = map[string]string{
-	"GANNET_OUT":        "gannet run's NDJSON copy of the events (stdout or a file); deployed components write the lake, search and alerts",
-	"GANNET_BATCH_SIZE": "records per pipeline batch of gannet run and gannet dlq replay; Lambdas get their batches from the event source mapping, gannet consume per GetRecords call",
+	"GANNET_OUT":           "gannet run's NDJSON copy of the events (stdout or a file); deployed components write the lake, search and alerts",
+	"GANNET_BATCH_SIZE":    "records per pipeline batch of gannet run and gannet dlq replay; Lambdas get their batches from the event source mapping, gannet consume per GetRecords call",
+	"GANNET_ANOMALY_STATE": "a local directory for anomaly baselines across graceful restarts of gannet run / gannet consume on a host with a persistent disk; the deployed Fargate consumer task has no persistent volume and Lambdas none at all",
 }
 
 // pendingEnv are names the template defines for code that is being written
@@ -387,7 +388,8 @@ var envName = regexp.MustCompile(`\bGANNET_[A-Z0-9_]*[A-Z0-9]\b`)
 func codeEnvNames(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	skip := map[string]bool{".git": true, "deploy": true, "benchmarks": true, "testdata": true, "vendor": true, "node_modules": true, "bin": true, "out": true, "dist": true}
+	skip := map[string]bool{".git": true, "deploy": true, "benchmarks": true, "testdata": true, "vendor": true, "node_modules": true, "bin": true, "out": true, "dist": true,
+		"harness": true} // stream/reliability/harness: test processes configured by the fault-matrix tests, never deployed
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
