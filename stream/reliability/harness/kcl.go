@@ -136,7 +136,7 @@ func Start(w Worker, logDir string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	p.cmd = exec.Command(os.Args[0], "-test.run=^$") // #nosec G204 G702 -- re-executes this test binary as a KCL worker child; nothing from input reaches the command line
 	p.cmd.Env = append(append(os.Environ(), w.Env...), envChild+"=1", envStream+"="+w.Stream, envApp+"="+w.App,
 		envWorker+"="+w.ID, envLake+"="+w.Lake, envDLQ+"="+w.DLQ, envES+"="+w.ES)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
