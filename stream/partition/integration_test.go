@@ -76,44 +76,6 @@ func createStream(t *testing.T, kc *kinesis.Client, name string) {
 	})
 }
 
-// readAll reads every record of every shard of a stream and de-aggregates it.
-func readAll(t *testing.T, kc *kinesis.Client, name string) []string {
-	t.Helper()
-	ctx := context.Background()
-	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, sh := range shards.Shards {
-		it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
-		if err != nil {
-			t.Fatal(err)
-		}
-		iter := it.ShardIterator
-		for iter != nil {
-			got, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(1000)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range got.Records {
-				us, err := kpl.Deaggregate(r.Data)
-				if err != nil {
-					t.Fatalf("stream %s: record %s is not a valid KPL aggregate: %v", name, aws.ToString(r.SequenceNumber), err)
-				}
-				for _, u := range us {
-					out = append(out, string(u.Data))
-				}
-			}
-			if len(got.Records) == 0 || aws.ToInt64(got.MillisBehindLatest) == 0 && len(got.Records) < 1000 {
-				break
-			}
-			iter = got.NextShardIterator
-		}
-	}
-	return out
-}
-
 func TestIntegrationPartitionUnderThrottling(t *testing.T) {
 	ep := stacktest.Require(t, stacktest.Kinesis)
 	kc := ep.Kinesis(t)
@@ -168,7 +130,7 @@ func TestIntegrationPartitionUnderThrottling(t *testing.T) {
 		t.Fatalf("no injected rejection happened (rejected %d, resent %d)", api.rejected.Load(), res.Resent)
 	}
 	for _, s := range streams {
-		got := readAll(t, kc, s)
+		got := stacktest.ReadAggregated(t, kc, s)
 		w := want[s]
 		sort.Strings(got)
 		sort.Strings(w)

@@ -617,38 +617,9 @@ func (env *chaosEnv) runPartition(t *testing.T, name string) {
 // it and counts each user record's data.
 func readStream(t *testing.T, kc *kinesis.Client, name string) map[string]int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]int{}
-	for _, sh := range shards.Shards {
-		it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: sh.ShardId, ShardIteratorType: ktypes.ShardIteratorTypeTrimHorizon})
-		if err != nil {
-			t.Fatal(err)
-		}
-		iter := it.ShardIterator
-		for iter != nil {
-			res, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(1000)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range res.Records {
-				us, err := kpl.Deaggregate(r.Data)
-				if err != nil {
-					t.Fatalf("stream %s: record %s is not a valid KPL aggregate: %v", name, aws.ToString(r.SequenceNumber), err)
-				}
-				for _, u := range us {
-					out[string(u.Data)]++
-				}
-			}
-			if len(res.Records) == 0 {
-				break
-			}
-			iter = res.NextShardIterator
-		}
+	for _, d := range stacktest.ReadAggregated(t, kc, name) {
+		out[d]++
 	}
 	return out
 }
