@@ -3,6 +3,8 @@ package lake_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +26,7 @@ import (
 	"github.com/gannet-sec/gannet/sink/lake/s3store"
 	"github.com/gannet-sec/gannet/stream"
 	"github.com/gannet-sec/gannet/stream/format"
+	"github.com/gannet-sec/gannet/stream/format/cloudtrail"
 	"github.com/gannet-sec/gannet/stream/gen"
 )
 
@@ -215,4 +220,65 @@ func TestIntegrationLakeS3ReadBack(t *testing.T) {
 		}
 	}
 	t.Logf("read back %d objects; e.g. cloudtrail: %+v", len(objs), got["cloudtrail"].TimestampTypes)
+}
+
+// TestIntegrationLiteralPagesReadBack writes 20,000 CloudTrail events into
+// one partition, so the event_id and request_id columns get pages written as
+// literal-only zstd frames (zlit.go), and reads them back with DuckDB and
+// pyarrow, whose zstd decoder is libzstd: row count and a sha256 over every
+// sorted id must equal the input's.
+func TestIntegrationLiteralPagesReadBack(t *testing.T) {
+	ep := stacktest.Require(t, "python")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	evs := generated(t, stream.FormatCloudTrail, 20000)
+	t0 := time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC)
+	var ids, reqIDs []string
+	for i := range evs {
+		evs[i].Timestamp = t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		ids = append(ids, evs[i].ID.String())
+		if r, ok := evs[i].Native.(*cloudtrail.Record); ok && r.RequestID != "" {
+			reqIDs = append(reqIDs, r.RequestID)
+		}
+	}
+	root := t.TempDir()
+	st, err := lake.NewDirStore(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := lake.LiteralPages()
+	l := lake.New(st, lake.Options{})
+	if err := l.Write(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := lake.LiteralPages() - before; n < 2 {
+		t.Fatalf("%d pages written as literal-only frames, want the event_id and request_id pages", n)
+	}
+	sum := func(vals []string) string {
+		slices.Sort(vals)
+		h := sha256.Sum256([]byte(strings.Join(vals, ",")))
+		return hex.EncodeToString(h[:])
+	}
+	want := map[string]any{"rows": float64(len(evs)), "event_id": sum(ids), "request_id": sum(reqIDs)}
+	cmd := exec.CommandContext(ctx, ep.Python, "testdata/literals.py", filepath.Join(root, "cloudtrail"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("literals.py: %v\n%s", err, stderr.String())
+	}
+	var got struct {
+		Files   int            `json:"files"`
+		DuckDB  map[string]any `json:"duckdb"`
+		PyArrow map[string]any `json:"pyarrow"`
+	}
+	if err := json.Unmarshal(outb, &got); err != nil {
+		t.Fatalf("%v: %s", err, outb)
+	}
+	if got.Files == 0 || !reflect.DeepEqual(got.DuckDB, want) || !reflect.DeepEqual(got.PyArrow, want) {
+		t.Fatalf("read back %d files:\nduckdb  %v\npyarrow %v\nwant    %v", got.Files, got.DuckDB, got.PyArrow, want)
+	}
 }

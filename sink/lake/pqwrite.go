@@ -11,6 +11,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 )
@@ -193,13 +194,15 @@ func newHWSchema(t Table, enc Encoding) *hwSchema {
 // hwScratch holds the buffers of one row group being written; pooled, so
 // they are reused across columns, row groups, files and tables.
 type hwScratch struct {
-	out  []byte // the row group's bytes
-	page []byte // uncompressed page
-	comp []byte // compressed page
-	hdr  thriftW
-	gidx []int32 // dictionary indices of one page's non-null slots
-	zenc *zstd.Encoder
-	zlev int
+	out   []byte // the row group's bytes
+	page  []byte // uncompressed page
+	comp  []byte // compressed page
+	hdr   thriftW
+	gidx  []int32 // dictionary indices of one page's non-null slots
+	zenc  *zstd.Encoder
+	zlev  int
+	huff  huff0.Scratch
+	probe []byte
 }
 
 var hwPool = sync.Pool{New: func() any { return new(hwScratch) }}
@@ -212,6 +215,11 @@ func (s *hwScratch) compress(codec int32, level int, p []byte) []byte {
 				zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true),
 				zstd.WithAllLitEntropyCompression(true))
 			s.zlev = level
+		}
+		if s.literalsOnly(p) {
+			literalPages.Add(1)
+			s.comp = appendZstdLiterals(s.comp[:0], p, &s.huff)
+			return s.comp
 		}
 		s.comp = s.zenc.EncodeAll(p, s.comp[:0])
 		return s.comp
