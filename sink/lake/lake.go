@@ -88,6 +88,7 @@ func (l *Lake) Write(ctx context.Context, events []stream.Event) error {
 	}
 	var items stream.ItemErrors
 	for i := range events {
+		prefetchRows(events, i)
 		ev := &events[i]
 		if int(ev.Format) >= len(l.events) || l.events[ev.Format] == nil {
 			items = append(items, stream.ItemError{Index: i, Err: stream.Permanentf("lake_unknown_format", "event format %d has no table", ev.Format)})

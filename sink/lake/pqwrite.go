@@ -207,7 +207,10 @@ type hwScratch struct {
 
 var hwPool = sync.Pool{New: func() any { return new(hwScratch) }}
 
-func (s *hwScratch) compress(codec int32, level int, p []byte) []byte {
+// compress compresses page p with codec. For zstd, lit carries the column
+// chunk's literal-only choice (litUnknown until its first page large enough
+// to probe), so a chunk is probed once; nil probes p alone.
+func (s *hwScratch) compress(codec int32, level int, p []byte, lit *int8) []byte {
 	switch codec {
 	case codecZstd:
 		if s.zenc == nil || s.zlev != level {
@@ -216,7 +219,7 @@ func (s *hwScratch) compress(codec int32, level int, p []byte) []byte {
 				zstd.WithAllLitEntropyCompression(true))
 			s.zlev = level
 		}
-		if s.literalsOnly(p) {
+		if s.literalsFor(p, lit) {
 			literalPages.Add(1)
 			s.comp = appendZstdLiterals(s.comp[:0], p, &s.huff)
 			return s.comp
@@ -269,6 +272,7 @@ type chunkInfo struct {
 	levels                  int64
 	nulls                   int64
 	min, max                []byte // valid until the column buffer is reset
+	lit                     int8   // literal-only choice of the chunk's data pages (zlit.go)
 	hasMin, hasMax          bool
 	mnb, mxb                [8]byte
 }
@@ -612,7 +616,11 @@ func (f *hwFile) writeChunk(s *hwScratch, c *hwCol, b *colBuf, base int64, ci *c
 
 // putPage compresses p and appends its header and data to s.out.
 func (f *hwFile) putPage(s *hwScratch, c *hwCol, ci *chunkInfo, typ int32, p []byte, n int, enc int32) {
-	cp := s.compress(f.sc.codec, f.level, p)
+	lit := &ci.lit
+	if typ == pageDict {
+		lit = nil // a dictionary page is probed on its own
+	}
+	cp := s.compress(f.sc.codec, f.level, p, lit)
 	h := &s.hdr
 	h.reset()
 	h.i32(1, typ)

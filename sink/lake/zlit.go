@@ -20,8 +20,8 @@ import (
 // sequences section is empty. That is exactly the block klauspost's encoder
 // writes when it finds no match (blockEnc.encodeLits), so every zstd decoder
 // reads it; the frame is a standard single-segment frame with its content
-// size. Which pages qualify is decided per page by probing a sample both ways
-// (zstdPage).
+// size. Which pages qualify is decided per column chunk, by probing a sample
+// of its first large page both ways (literalsFor).
 
 // Literal-only probing: a zstd page of at least litProbeMin bytes is probed
 // on litSample bytes from its middle, and written as literals only when the
@@ -41,6 +41,33 @@ var literalPages atomic.Int64
 // LiteralPages returns how many zstd pages this process wrote as literal-only
 // frames.
 func LiteralPages() int64 { return literalPages.Load() }
+
+// A column chunk's literal-only choice: unknown until a data page is large
+// enough to probe, then the same for the chunk's remaining pages.
+const (
+	litUnknown int8 = iota
+	litYes
+	litNo
+)
+
+// literalsFor reports whether page p is written as literals only, probing
+// it when *lit is still unknown (or lit is nil) and recording the answer.
+func (s *hwScratch) literalsFor(p []byte, lit *int8) bool {
+	if lit != nil && *lit != litUnknown {
+		return *lit == litYes
+	}
+	if len(p) < litProbeMin {
+		return false
+	}
+	yes := s.literalsOnly(p)
+	if lit != nil {
+		*lit = litNo
+		if yes {
+			*lit = litYes
+		}
+	}
+	return yes
+}
 
 // literalsOnly reports whether the zstd page p is written as literals only.
 // It needs s.zenc.

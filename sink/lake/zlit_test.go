@@ -139,7 +139,7 @@ func TestLiteralsOnlyChoice(t *testing.T) {
 		{"small event_id page", plainPage(ids[:400]), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := s.compress(codecZstd, DefaultZstdLevel, tc.page)
+			out := s.compress(codecZstd, DefaultZstdLevel, tc.page, nil)
 			if lit := s.literalsOnly(tc.page); lit != tc.lit {
 				t.Errorf("%d-byte page: literals only %v, want %v", len(tc.page), lit, tc.lit)
 			}
@@ -149,6 +149,34 @@ func TestLiteralsOnlyChoice(t *testing.T) {
 			}
 			t.Logf("%s: %d → %d bytes", tc.name, len(tc.page), len(out))
 		})
+	}
+}
+
+// TestLiteralsChoicePerChunk: the first page large enough decides for the
+// rest of its column chunk; smaller pages before it do not.
+func TestLiteralsChoicePerChunk(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var ids []string
+	for range 2000 {
+		ids = append(ids, string(hexText(r, 32)))
+	}
+	hexPage := plainPage(ids)
+	jsonPage := []byte(strings.Repeat(`{"bucketName":"logs","key":"a/b/c.gz"}`, 1000))
+	var s hwScratch
+	s.compress(codecZstd, DefaultZstdLevel, []byte("warm up"), nil)
+	lit := litUnknown
+	if s.literalsFor(hexPage[:litProbeMin-1], &lit) || lit != litUnknown {
+		t.Fatalf("small page: choice %d, want none yet", lit)
+	}
+	if !s.literalsFor(hexPage, &lit) || lit != litYes {
+		t.Fatalf("hex page: choice %d, want literals", lit)
+	}
+	if !s.literalsFor(jsonPage, &lit) {
+		t.Fatal("a later page of the chunk was probed again")
+	}
+	lit = litUnknown
+	if s.literalsFor(jsonPage, &lit) || lit != litNo {
+		t.Fatalf("json page: choice %d, want zstd", lit)
 	}
 }
 
@@ -164,7 +192,7 @@ func BenchmarkPageCompress(b *testing.B) {
 		cols["request_parameters"] = append(cols["request_parameters"], r.RequestParameters)
 	}
 	var s hwScratch
-	s.compress(codecZstd, DefaultZstdLevel, []byte("warm up"))
+	s.compress(codecZstd, DefaultZstdLevel, []byte("warm up"), nil)
 	for _, name := range []string{"event_id", "request_id", "request_parameters"} {
 		data := plainPage(cols[name])
 		const pg = 256 << 10
