@@ -51,6 +51,7 @@ type Lake struct {
 	// Flush reports it so those rows are not acknowledged.
 	lost   error
 	closed bool
+	pf     prefetcher // Write's prefetching of the rows ahead (prefetch.go)
 }
 
 var (
@@ -88,7 +89,7 @@ func (l *Lake) Write(ctx context.Context, events []stream.Event) error {
 	}
 	var items stream.ItemErrors
 	for i := range events {
-		prefetchRows(events, i)
+		l.pf.rows(events, i)
 		ev := &events[i]
 		if int(ev.Format) >= len(l.events) || l.events[ev.Format] == nil {
 			items = append(items, stream.ItemError{Index: i, Err: stream.Permanentf("lake_unknown_format", "event format %d has no table", ev.Format)})

@@ -28,29 +28,43 @@ const (
 	maxTextSpan = 4 << 10
 )
 
-// prefetchRows prefetches for row i of events.
-func prefetchRows(events []stream.Event, i int) {
+// prefetcher remembers the size of the last native record type seen.
+type prefetcher struct {
+	tab  unsafe.Pointer // itab of the last stream.Native seen
+	size uintptr        // its record's size
+}
+
+// rows prefetches for row i of events.
+func (pf *prefetcher) rows(events []stream.Event, i int) {
 	if j := i + prefetchStruct; j < len(events) {
 		prefetchRange(unsafe.Pointer(&events[j]), unsafe.Sizeof(events[j]))
 	}
 	if j := i + prefetchContent; j < len(events) {
-		prefetchContents(&events[j])
+		pf.contents(&events[j])
 	}
 }
 
-// prefetchContents prefetches e's native record and the span of memory
+// contents prefetches e's native record and the span of memory
 // between its first and last common string, which for every parser is the
 // event's own copy of its text.
-func prefetchContents(e *stream.Event) {
+func (pf *prefetcher) contents(e *stream.Event) {
 	if e.Native != nil {
-		if v := reflect.ValueOf(e.Native); v.Kind() == reflect.Pointer && !v.IsNil() {
-			prefetchRange(v.UnsafePointer(), v.Type().Elem().Size())
+		// The interface's words are its itab and the record; the record's
+		// size comes from its type, looked up when the type changes.
+		w := (*[2]unsafe.Pointer)(unsafe.Pointer(&e.Native))
+		if w[0] != pf.tab {
+			pf.tab, pf.size = w[0], 64
+			if t := reflect.TypeOf(e.Native); t.Kind() == reflect.Pointer {
+				pf.size = t.Elem().Size()
+			}
+		}
+		if w[1] != nil {
+			prefetchRange(w[1], pf.size)
 		}
 	}
 	var first unsafe.Pointer
 	lo, hi := ^uintptr(0), uintptr(0)
-	for _, s := range [...]string{e.Action, e.Provider, e.UserName, e.UserAgent, e.CloudAccountID,
-		e.CloudRegion, e.ErrorCode, e.URLOriginal, e.DNSQuestionName, e.Message} {
+	for _, s := range [...]string{e.Action, e.UserName, e.UserAgent, e.CloudRegion, e.URLOriginal, e.Message} {
 		if len(s) == 0 {
 			continue
 		}
