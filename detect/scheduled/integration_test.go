@@ -37,7 +37,10 @@ func ctEvent(t *testing.T, ip, source, name string, at time.Time, n int) stream.
 // StopLogging then a login from a third, into Elasticsearch and OpenSearch,
 // and runs the temporal and temporal_ordered correlations over the two
 // rules: temporal alerts for the first and third addresses, ordered for the
-// first only; the address that misses a rule never alerts.
+// first only; the address that misses a rule never alerts. Then a
+// three-rule ordered correlation over its own indices (scheduledOrdered3):
+// interleaved events with no ordered pick raise no alert, events in order
+// and tied events one each.
 func TestIntegrationScheduledTemporal(t *testing.T) {
 	for _, engine := range engines {
 		t.Run(engine, func(t *testing.T) { scheduledTemporal(t, engine) })
@@ -105,6 +108,71 @@ func scheduledTemporal(t *testing.T, engine string) {
 		if next, err := r.Run(ctx, q, window.Add(time.Hour)); err != nil || len(next) != 0 {
 			t.Errorf("ordered=%v: next window: %v %+v", ordered, err, next)
 		}
+	}
+	if n := r.Followups.Load(); n != 0 {
+		t.Errorf("%d follow-up searches for two rules", n)
+	}
+	scheduledOrdered3(t, ctx, engine, window)
+}
+
+// scheduledOrdered3 runs the three-rule temporal_ordered correlation (login,
+// StopLogging, DeleteTrail) over its own indices: in the window, one
+// address whose events pass the first/last check but have no ordered pick
+// (the only stop after the login comes after the only delete) and one in
+// order once the follow-up search finds the stop after the login; in the
+// next window, one address whose stop and delete share the login's second
+// (ties are in order).
+func scheduledOrdered3(t *testing.T, ctx context.Context, engine string, window time.Time) {
+	const (
+		interleaved = "198.51.100.11" // login 10, stop 5 and 30, delete 20: no pick
+		inOrder     = "198.51.100.12" // login 10, stop 5 and 15, delete 20
+		tied        = "198.51.100.13" // next window: login 70, stop 65 and 70, delete 70
+	)
+	ev := func(ip, name string, min, n int) stream.Event {
+		source := "cloudtrail.amazonaws.com"
+		if name == "ConsoleLogin" {
+			source = "signin.amazonaws.com"
+		}
+		return ctEvent(t, ip, source, name, window.Add(time.Duration(min)*time.Minute), 100+n)
+	}
+	events := []stream.Event{
+		ev(interleaved, "ConsoleLogin", 10, 1), ev(interleaved, "StopLogging", 5, 2), ev(interleaved, "StopLogging", 30, 3), ev(interleaved, "DeleteTrail", 20, 4),
+		ev(inOrder, "ConsoleLogin", 10, 5), ev(inOrder, "StopLogging", 5, 6), ev(inOrder, "StopLogging", 15, 7), ev(inOrder, "DeleteTrail", 20, 8),
+		ev(tied, "ConsoleLogin", 70, 9), ev(tied, "StopLogging", 65, 10), ev(tied, "StopLogging", 70, 11), ev(tied, "DeleteTrail", 70, 12),
+	}
+	client, prefix := indexInto(t, ctx, engine, events)
+	rs := orderedRules(t)
+	corr := rs[3]
+	q, err := Translate(corr, rs, Options{IndexPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Client: client}
+	alerts, err := r.Run(ctx, q, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "sourceIPAddress=" + inOrder
+	if len(alerts) != 1 {
+		t.Fatalf("three rules: %d alerts, want one for %s: %+v", len(alerts), key, alerts)
+	}
+	a := alerts[0]
+	if a.GroupKey != key || a.ID != stream.AlertID(corr.ID, key, window) || a.Count != 4 || len(a.Events) != 4 ||
+		!a.FirstSeen.Equal(window.Add(5*time.Minute)) || !a.LastSeen.Equal(window.Add(20*time.Minute)) ||
+		a.Fields["scheduled.unconfirmed"] != "" {
+		t.Errorf("three rules: alert %+v", a)
+	}
+	// One follow-up each: the interleaved and the in-order address have a
+	// stop before the login.
+	if n := r.Followups.Load(); n != 2 || r.Unconfirmed.Load() != 0 {
+		t.Errorf("three rules: %d follow-up searches, %d unconfirmed, want 2 and 0", n, r.Unconfirmed.Load())
+	}
+	next, err := r.Run(ctx, q, window.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next) != 1 || next[0].GroupKey != "sourceIPAddress="+tied {
+		t.Errorf("three rules, next window (ties): %+v", next)
 	}
 }
 

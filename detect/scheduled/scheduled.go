@@ -1,8 +1,7 @@
 // Package scheduled evaluates Sigma event_count, value_count, temporal and
 // temporal_ordered correlations as periodic Elasticsearch aggregation
-// queries over the
-// indices sink/elastic writes (<prefix>-<format>-*), for windows longer than
-// a stream holds (the paper's periodic pattern, DP1).
+// queries over the indices sink/elastic writes (<prefix>-<format>-*), for
+// windows longer than a stream holds (the paper's periodic pattern, DP1).
 //
 // Translate turns a correlation and the detection rules it refers to into a
 // Query: a bool filter (the rules' conditions, OR-ed) over a time range, a
@@ -12,13 +11,25 @@
 // bucket_selector in the cluster). A temporal correlation adds, in each
 // group, one filter sub-aggregation per referenced rule with the rule's
 // first and last @timestamp: the group alerts when every rule matched in
-// the window (temporal_ordered: and the rules' events can be taken in the
-// listed order — exact for two rules; for more, checked on each rule's
-// first and last time, which may accept an interleaving that has no
-// ordered pick). Run executes it for one
-// window with github.com/olivere/elastic/v7 and turns the surviving buckets
-// into alerts whose ids are stream.AlertID(rule id, group key, window start):
-// running the same window again gives the same ids.
+// the window. temporal_ordered also needs events t1 ≤ t2 ≤ … ≤ tk, ti of
+// the i-th listed rule, in the window (equal times are in order, as in
+// detect/correlate; @timestamp is stored to the millisecond, so events of
+// the same millisecond tie). Run checks it in two steps: a coarse filter on
+// each rule's first and last time (rule i has an event at or after the
+// first event of every rule before it), then, for the groups that pass, the
+// greedy pick, exact for any number of rules: t1 is rule 1's first event,
+// ti the earliest event of rule i at or after t(i-1). The bucket's first
+// and last times settle a step when rule i's first event is at or after
+// t(i-1), when its last is before, and for the last rule; otherwise a
+// follow-up search (the group's terms, rule i's filter, the window from
+// t(i-1) on, a min aggregation on @timestamp) finds ti. Two rules never
+// need one. Options.MaxConfirm bounds the groups confirmed by follow-up
+// searches per Run; see there for the groups over the bound.
+//
+// Run executes a query for one window with github.com/olivere/elastic/v7
+// and turns the surviving buckets into alerts whose ids are
+// stream.AlertID(rule id, group key, window start): running the same window
+// again gives the same ids.
 //
 // Windows are tumbling and aligned to the timespan (LastWindow). Field
 // names follow sink/elastic's mapping: ECS names as they are (text fields
@@ -36,10 +47,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gannet-sec/gannet/detect/sigma"
@@ -66,6 +79,16 @@ type Options struct {
 	// condition on every bucket returned, and the terms are ordered so that
 	// the groups nearest the condition come first within MaxGroups.
 	Scripts bool
+	// MaxConfirm bounds, per Run, the groups of a temporal_ordered
+	// correlation whose order needs follow-up searches to confirm (three
+	// rules or more; each such group costs at most rules−2 searches)
+	// (default 100). The groups over the bound, in the order the terms
+	// aggregation returned them, are not confirmed: they alert on the
+	// coarse first/last check alone, as before the exact check existed,
+	// with the field scheduled.unconfirmed=true, and Run logs a warning
+	// and adds them to Runner.Unconfirmed. A missed sequence is the worse
+	// failure for detection; the bound is about the run's time.
+	MaxConfirm int
 }
 
 // Query is a correlation translated for Elasticsearch.
@@ -84,6 +107,7 @@ type Query struct {
 	threshold       int64
 	maxGroups       int
 	maxEvents       int
+	maxConfirm      int
 	scripts         bool
 }
 
@@ -172,6 +196,9 @@ func Translate(corr *sigma.Rule, rules []*sigma.Rule, opts Options) (*Query, err
 	if opts.MaxEvents <= 0 {
 		opts.MaxEvents = 10
 	}
+	if opts.MaxConfirm <= 0 {
+		opts.MaxConfirm = 100
+	}
 	cr := corr.Correlation
 	if cr == nil {
 		return nil, errors.New("not a correlation rule")
@@ -198,7 +225,7 @@ func Translate(corr *sigma.Rule, rules []*sigma.Rule, opts Options) (*Query, err
 	}
 	q := &Query{Rule: corr, RuleID: ruleID(corr), Timespan: cr.Timespan, GroupBy: cr.GroupBy,
 		op: cr.Condition.Op, threshold: cr.Condition.Count, maxGroups: opts.MaxGroups, maxEvents: opts.MaxEvents,
-		scripts: opts.Scripts, kind: cr.Type}
+		maxConfirm: opts.MaxConfirm, scripts: opts.Scripts, kind: cr.Type}
 	if q.temporal() {
 		// Every referenced rule must occur (as the inline windows decide
 		// it); a condition, if given, is not used.
@@ -342,34 +369,43 @@ func LastWindow(now time.Time, span time.Duration) time.Time {
 	return now.UTC().Truncate(span).Add(-span)
 }
 
-// Runner executes queries.
+// Runner executes queries. Its methods may be called concurrently.
 type Runner struct {
 	// Client is an olivere/elastic client (sniffing off, as for sink/elastic).
 	Client *elastic.Client
+	// Logger receives a warning when a Run reaches Options.MaxConfirm
+	// (nil: slog.Default()).
+	Logger *slog.Logger
+	// Unconfirmed counts, over all runs, the temporal_ordered groups left
+	// unconfirmed because their run reached Options.MaxConfirm.
+	Unconfirmed atomic.Int64
+	// Followups counts, over all runs, the follow-up searches of the
+	// temporal_ordered check.
+	Followups atomic.Int64
+}
+
+// groupTerm is one group-by value of a bucket, as a term query takes it.
+type groupTerm struct {
+	field string
+	value any // key_as_string, or the key's JSON
 }
 
 // Run executes q for the window [start, start+q.Timespan) and returns an
 // alert per group over the threshold, ordered by group key. Missing indices
-// are not an error (no events, no alerts).
+// are not an error (no events, no alerts). A failed search, the
+// aggregation's or a follow-up of the temporal_ordered check, fails the run
+// with the cluster's reason.
 func (r *Runner) Run(ctx context.Context, q *Query, start time.Time) ([]stream.Alert, error) {
 	start = start.UTC()
 	res, err := r.Client.Search(q.Indices...).Source(q.Body(start)).
 		IgnoreUnavailable(true).AllowNoIndices(true).Do(ctx)
 	if err != nil {
-		var ee *elastic.Error
-		if errors.As(err, &ee) && ee.Details != nil {
-			reason := ee.Details.Reason
-			for _, rc := range ee.Details.RootCause {
-				reason += "; " + rc.Type + ": " + rc.Reason
-			}
-			d, _ := json.Marshal(ee.Details)
-			return nil, fmt.Errorf("scheduled %s: %w: %s %s", q.RuleID, err, reason, d)
-		}
-		return nil, fmt.Errorf("scheduled %s: %w", q.RuleID, err)
+		return nil, searchError(q.RuleID, "", err)
 	}
+	st := &runState{ctx: ctx, q: q, start: start, earliest: r.earliest}
 	var out []stream.Alert
-	var walk func(raw json.RawMessage, level int, key []string) error
-	walk = func(raw json.RawMessage, level int, key []string) error {
+	var walk func(raw json.RawMessage, level int, key []string, terms []groupTerm) error
+	walk = func(raw json.RawMessage, level int, key []string, terms []groupTerm) error {
 		if len(q.Fields) == 0 {
 			var agg struct {
 				Buckets map[string]json.RawMessage `json:"buckets"`
@@ -378,7 +414,7 @@ func (r *Runner) Run(ctx context.Context, q *Query, start time.Time) ([]stream.A
 				return err
 			}
 			if b, ok := agg.Buckets["all"]; ok {
-				return q.leaf(b, "", start, &out)
+				return st.leaf(b, "", nil, &out)
 			}
 			return nil
 		}
@@ -390,19 +426,25 @@ func (r *Runner) Run(ctx context.Context, q *Query, start time.Time) ([]stream.A
 		}
 		for _, b := range agg.Buckets {
 			var kb struct {
-				Key         any    `json:"key"`
-				KeyAsString string `json:"key_as_string"`
+				Key         json.RawMessage `json:"key"`
+				KeyAsString string          `json:"key_as_string"`
 			}
 			if err := json.Unmarshal(b, &kb); err != nil {
 				return err
 			}
 			v := kb.KeyAsString
+			var term any = kb.KeyAsString
 			if v == "" {
-				v = fmt.Sprint(kb.Key)
+				var k any
+				if err := json.Unmarshal(kb.Key, &k); err != nil {
+					return fmt.Errorf("bucket key: %w", err)
+				}
+				v, term = fmt.Sprint(k), kb.Key
 			}
 			k := append(key[:level:level], q.GroupBy[level]+"="+v)
+			tk := append(terms[:level:level], groupTerm{field: q.Fields[level], value: term})
 			if level == len(q.Fields)-1 {
-				if err := q.leaf(b, strings.Join(k, ","), start, &out); err != nil {
+				if err := st.leaf(b, strings.Join(k, ","), tk, &out); err != nil {
 					return err
 				}
 				continue
@@ -411,23 +453,116 @@ func (r *Runner) Run(ctx context.Context, q *Query, start time.Time) ([]stream.A
 			if err := json.Unmarshal(b, &sub); err != nil {
 				return err
 			}
-			if err := walk(sub["g"+strconv.Itoa(level+1)], level+1, k); err != nil {
+			if err := walk(sub["g"+strconv.Itoa(level+1)], level+1, k, tk); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	if raw, ok := res.Aggregations["g0"]; ok {
-		if err := walk(raw, 0, nil); err != nil {
+		err := walk(raw, 0, nil, nil)
+		r.Followups.Add(int64(st.queries))
+		if st.failed != nil {
+			return nil, st.failed
+		}
+		if err != nil {
 			return nil, fmt.Errorf("scheduled %s: response: %w", q.RuleID, err)
 		}
+	}
+	if st.unconfirmed > 0 {
+		r.Unconfirmed.Add(int64(st.unconfirmed))
+		log := r.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("scheduled: temporal_ordered groups over the confirmation bound alert on the first/last check alone",
+			"rule", q.RuleID, "window_start", start, "max_confirm", q.maxConfirm,
+			"confirmed", st.confirmed, "unconfirmed", st.unconfirmed)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GroupKey < out[j].GroupKey })
 	return out, nil
 }
 
-// leaf turns one surviving bucket into an alert.
-func (q *Query) leaf(raw json.RawMessage, key string, start time.Time, out *[]stream.Alert) error {
+// searchError describes a failed search of correlation id (what: which
+// one, "" for the aggregation): with the cluster's reason, root causes and
+// details when it answered with an error.
+func searchError(id, what string, err error) error {
+	prefix := "scheduled " + id
+	if what != "" {
+		prefix += ": " + what
+	}
+	var ee *elastic.Error
+	if errors.As(err, &ee) && ee.Details != nil {
+		reason := ee.Details.Reason
+		for _, rc := range ee.Details.RootCause {
+			reason += "; " + rc.Type + ": " + rc.Reason
+		}
+		d, _ := json.Marshal(ee.Details)
+		return fmt.Errorf("%s: %w: %s %s", prefix, err, reason, d)
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
+}
+
+// earliestFunc returns the earliest @timestamp (Unix ms) of an event of
+// rule (an index into the correlation's rules) in the group of terms, at or
+// after from and before the end of the window starting at start; found is
+// false when there is none.
+type earliestFunc func(ctx context.Context, q *Query, terms []groupTerm, rule int, from int64, start time.Time) (t int64, found bool, err error)
+
+// earliest asks the cluster (earliestBody).
+func (r *Runner) earliest(ctx context.Context, q *Query, terms []groupTerm, rule int, from int64, start time.Time) (int64, bool, error) {
+	res, err := r.Client.Search(q.Indices...).Source(q.earliestBody(terms, rule, from, start)).
+		IgnoreUnavailable(true).AllowNoIndices(true).Do(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	agg, ok := res.Aggregations.Min("t")
+	if !ok || agg.Value == nil {
+		return 0, false, nil
+	}
+	return int64(*agg.Value), true, nil
+}
+
+// earliestBody is the follow-up search of the temporal_ordered check: the
+// events of rule in the group of terms from from (Unix ms) to the end of
+// the window starting at start, and their earliest @timestamp.
+func (q *Query) earliestBody(terms []groupTerm, rule int, from int64, start time.Time) map[string]any {
+	gte := start
+	if t := time.UnixMilli(from); t.After(start) {
+		gte = t
+	}
+	filter := []any{m{"range": m{"@timestamp": m{
+		"gte": gte.UTC().Format(time.RFC3339Nano), "lt": start.Add(q.Timespan).UTC().Format(time.RFC3339Nano)}}}}
+	for _, t := range terms {
+		filter = append(filter, m{"term": m{t.field: t.value}})
+	}
+	filter = append(filter, q.ruleFilters[rule])
+	return m{
+		"size":             0,
+		"track_total_hits": false,
+		"query":            m{"bool": m{"filter": filter}},
+		"aggs":             m{"t": m{"min": m{"field": "@timestamp"}}},
+	}
+}
+
+// runState is one Run's progress through the buckets.
+type runState struct {
+	ctx      context.Context
+	q        *Query
+	start    time.Time
+	earliest earliestFunc
+	// confirmed are the groups that took follow-up searches, unconfirmed
+	// those over q.maxConfirm, queries the searches made.
+	confirmed, unconfirmed, queries int
+	failed                          error // a follow-up search failed
+}
+
+// errBound stops a group's check when the run reached q.maxConfirm.
+var errBound = errors.New("confirmation bound reached")
+
+// leaf turns one surviving bucket (group key, its terms) into an alert.
+func (st *runState) leaf(raw json.RawMessage, key string, terms []groupTerm, out *[]stream.Alert) error {
+	q := st.q
 	var b struct {
 		DocCount int64 `json:"doc_count"`
 		First    struct {
@@ -450,10 +585,16 @@ func (q *Query) leaf(raw json.RawMessage, key string, start time.Time, out *[]st
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return err
 	}
+	unconfirmed := false
 	if q.temporal() {
-		ok, err := q.sequence(raw)
+		spans, ok, err := q.sequence(raw)
 		if err != nil || !ok {
 			return err
+		}
+		if q.kind == "temporal_ordered" && len(spans) > 2 {
+			if ok, unconfirmed, err = st.confirm(spans, key, terms); err != nil || !ok {
+				return err
+			}
 		}
 	}
 	count := b.DocCount
@@ -465,12 +606,15 @@ func (q *Query) leaf(raw json.RawMessage, key string, start time.Time, out *[]st
 	}
 	r := q.Rule
 	a := stream.Alert{
-		ID: stream.AlertID(q.RuleID, key, start), RuleID: q.RuleID, RuleTitle: r.Title, Level: r.Level,
+		ID: stream.AlertID(q.RuleID, key, st.start), RuleID: q.RuleID, RuleTitle: r.Title, Level: r.Level,
 		Tags: r.Tags, Description: r.Description, Kind: "correlation", GroupKey: key,
-		WindowStart: start, WindowEnd: start.Add(q.Timespan),
+		WindowStart: st.start, WindowEnd: st.start.Add(q.Timespan),
 		FirstSeen: time.UnixMilli(int64(b.First.Value)).UTC(), LastSeen: time.UnixMilli(int64(b.Last.Value)).UTC(),
 		Count:  count,
 		Fields: map[string]string{"scheduled.indices": strings.Join(q.Indices, ","), "events.total": strconv.FormatInt(b.DocCount, 10)},
+	}
+	if unconfirmed {
+		a.Fields["scheduled.unconfirmed"] = "true"
 	}
 	for _, h := range b.Events.Hits.Hits {
 		if id, err := stream.ParseEventID(h.ID); err == nil {
@@ -481,14 +625,50 @@ func (q *Query) leaf(raw json.RawMessage, key string, start time.Time, out *[]st
 	return nil
 }
 
+// confirm runs the greedy pick on a group that passed the coarse check,
+// with follow-up searches as needed, within the run's bound: over it, the
+// group is kept unconfirmed.
+func (st *runState) confirm(spans []ruleSpan, key string, terms []groupTerm) (ok, unconfirmed bool, err error) {
+	counted := false
+	ok, err = pick(spans, func(rule int, from int64) (int64, bool, error) {
+		if !counted {
+			if st.confirmed >= st.q.maxConfirm {
+				return 0, false, errBound
+			}
+			st.confirmed++
+			counted = true
+		}
+		st.queries++
+		t, found, err := st.earliest(st.ctx, st.q, terms, rule, from, st.start)
+		if err != nil {
+			st.failed = searchError(st.q.RuleID, fmt.Sprintf("temporal_ordered check of group %q, rule %d", key, rule), err)
+			return 0, false, st.failed
+		}
+		return t, found, nil
+	})
+	if errors.Is(err, errBound) {
+		st.unconfirmed++
+		return true, true, nil
+	}
+	return ok, false, err
+}
+
+// ruleSpan is what a group bucket tells of one rule's events: how many,
+// the first and last @timestamp (Unix ms).
+type ruleSpan struct {
+	count       int64
+	first, last int64
+}
+
 // sequence reports whether every rule of a temporal correlation matched in
-// the group's bucket (temporal_ordered: in the listed order).
-func (q *Query) sequence(raw json.RawMessage) (bool, error) {
+// the group's bucket (temporal_ordered: and the rules pass coarse), and
+// returns what the bucket tells of each rule.
+func (q *Query) sequence(raw json.RawMessage) ([]ruleSpan, bool, error) {
 	var b map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &b); err != nil {
-		return false, err
+		return nil, false, err
 	}
-	var prev float64 // earliest time the next rule's event may have
+	spans := make([]ruleSpan, len(q.ruleFilters))
 	for i := range q.ruleFilters {
 		var r struct {
 			DocCount int64 `json:"doc_count"`
@@ -501,24 +681,76 @@ func (q *Query) sequence(raw json.RawMessage) (bool, error) {
 		}
 		sub, ok := b["r"+strconv.Itoa(i)]
 		if !ok {
-			return false, fmt.Errorf("bucket lacks aggregation r%d", i)
+			return nil, false, fmt.Errorf("bucket lacks aggregation r%d", i)
 		}
 		if err := json.Unmarshal(sub, &r); err != nil {
-			return false, err
+			return nil, false, err
 		}
 		if r.DocCount == 0 {
-			return false, nil
+			return nil, false, nil
 		}
+		spans[i].count = r.DocCount
 		if q.kind != "temporal_ordered" {
 			continue
 		}
 		if r.First.Value == nil || r.Last.Value == nil {
-			return false, fmt.Errorf("rule %d matched events without @timestamp", i)
+			return nil, false, fmt.Errorf("rule %d matched events without @timestamp", i)
 		}
-		if i > 0 && *r.Last.Value < prev {
-			return false, nil // no event of this rule at or after the previous rule's
+		spans[i].first, spans[i].last = int64(*r.First.Value), int64(*r.Last.Value)
+	}
+	if q.kind == "temporal_ordered" && !coarse(spans) {
+		return nil, false, nil
+	}
+	return spans, true, nil
+}
+
+// coarse is the cheap necessary condition of an ordered pick: each rule's
+// last event at or after the first event of every rule before it. It is
+// sufficient for two rules, not for more.
+func coarse(spans []ruleSpan) bool {
+	var prev int64 // earliest time the next rule's event may have
+	for i, s := range spans {
+		if i > 0 && s.last < prev {
+			return false
 		}
-		prev = max(prev, *r.First.Value)
+		prev = max(prev, s.first)
+	}
+	return true
+}
+
+// pick decides whether events t1 ≤ t2 ≤ … ≤ tk exist, ti of rule i, given
+// each rule's first and last time in the group: the greedy pick, t1 the
+// first event of rule 1, ti the earliest event of rule i at or after
+// t(i-1) — if any ordered pick exists, the greedy one does (each greedy ti
+// is at or before the i-th time of any ordered pick). A step is settled by
+// the spans when rule i's first event is at or after t(i-1) (it is ti), when
+// its last is before (no pick) and for the last rule (its last event is at
+// or after t(i-1): a pick); otherwise earliest(i, t(i-1)) finds ti. Equal
+// times are in order, as in detect/correlate's inline windows.
+func pick(spans []ruleSpan, earliest func(rule int, from int64) (t int64, found bool, err error)) (bool, error) {
+	if len(spans) == 0 {
+		return false, nil
+	}
+	t := spans[0].first
+	for i := 1; i < len(spans); i++ {
+		s := spans[i]
+		switch {
+		case s.first >= t:
+			t = s.first
+		case s.last < t:
+			return false, nil
+		case i == len(spans)-1:
+			return true, nil
+		default:
+			next, found, err := earliest(i, t)
+			if err != nil || !found {
+				return false, err
+			}
+			if next < t {
+				return false, fmt.Errorf("rule %d: earliest event at or after %d is at %d", i, t, next)
+			}
+			t = next
+		}
 	}
 	return true, nil
 }

@@ -179,7 +179,7 @@ func TestTranslateTemporal(t *testing.T) {
 			{bucket(0, 0, 0, 4, 100, 400), false, false},    // no login
 		}
 		for i, c := range cases {
-			got, err := q.sequence(c.b)
+			_, got, err := q.sequence(c.b)
 			if err != nil {
 				t.Fatal(err)
 			}
