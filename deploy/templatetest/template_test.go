@@ -368,9 +368,10 @@ func TestFunctionsHaveHandlers(t *testing.T) {
 
 // localOnlyEnv are names the code reads that no deployed component needs.
 var localOnlyEnv = map[string]string{
-	"GANNET_OUT":           "gannet run's NDJSON copy of the events (stdout or a file); deployed components write the lake, search and alerts",
-	"GANNET_BATCH_SIZE":    "records per pipeline batch of gannet run and gannet dlq replay; Lambdas get their batches from the event source mapping, gannet consume per GetRecords call",
-	"GANNET_ANOMALY_STATE": "a local directory for anomaly baselines across graceful restarts of gannet run / gannet consume on a host with a persistent disk; the deployed Fargate consumer task has no persistent volume and Lambdas none at all",
+	"GANNET_OUT":                       "gannet run's NDJSON copy of the events (stdout or a file); deployed components write the lake, search and alerts",
+	"GANNET_BATCH_SIZE":                "records per pipeline batch of gannet run and gannet dlq replay; Lambdas get their batches from the event source mapping, gannet consume per GetRecords call",
+	"GANNET_ANOMALY_STATE":             "a local directory for anomaly baselines across restarts of gannet run / gannet consume on a host with a persistent disk; the deployed Fargate consumer task has no persistent volume and Lambdas none at all",
+	"GANNET_ANOMALY_SNAPSHOT_INTERVAL": "how often gannet run / gannet consume also snapshot their anomaly baselines to GANNET_ANOMALY_STATE while running (so a killed consumer does not restart from its last graceful stop); needs GANNET_ANOMALY_STATE, which no deployed component has",
 }
 
 // pendingEnv are names the template defines for code that is being written

@@ -83,10 +83,22 @@ type Config struct {
 	// client's bucket must reach to alert (0: the default, 3).
 	AnomalyErrorFactor int `yaml:"anomaly_error_factor" env:"GANNET_ANOMALY_ERROR_FACTOR"`
 	// AnomalyState is a local directory where the learned anomaly baselines
-	// are restored from at start and snapshotted to at a graceful stop, one
-	// file per pipeline (per shard in the KCL consumer), so that a restarted
-	// consumer does not relearn from zero. Needs anomaly.
+	// are restored from at start and snapshotted to at a graceful stop and
+	// every AnomalySnapshotInterval, one file per pipeline (per shard in the
+	// KCL consumer), so that a restarted consumer does not relearn from
+	// zero. Needs anomaly.
 	AnomalyState string `yaml:"anomaly_state" env:"GANNET_ANOMALY_STATE"`
+	// AnomalySnapshotInterval is how often the baselines are also
+	// snapshotted to anomaly_state while the pipeline runs, so that a
+	// consumer that is killed (or whose host dies) restarts from a recent
+	// snapshot rather than from its last graceful stop. The snapshot is
+	// taken at the first successful flush after the interval has elapsed
+	// (when everything processed so far is durable); a failed one is logged
+	// and retried one interval later. Load makes it
+	// DefaultAnomalySnapshotInterval when anomaly_state is set and this key
+	// is not; 0s takes snapshots only at a graceful stop. Needs
+	// anomaly_state.
+	AnomalySnapshotInterval time.Duration `yaml:"anomaly_snapshot_interval" env:"GANNET_ANOMALY_SNAPSHOT_INTERVAL"`
 
 	// ESUsername / ESPassword select basic authentication for es_url. Prefer
 	// the environment (filled from Secrets Manager) to the file.
@@ -122,6 +134,10 @@ type Source struct {
 	Match  string `yaml:"match"`
 	Format string `yaml:"format"`
 }
+
+// DefaultAnomalySnapshotInterval is anomaly_snapshot_interval when
+// anomaly_state is set and the interval is not.
+const DefaultAnomalySnapshotInterval = 5 * time.Minute
 
 // Default returns the defaults every setting starts from.
 func Default() Config {
@@ -176,6 +192,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 // then the environment (env may be nil: os.LookupEnv), and validates.
 func Load(file string, env func(string) (string, bool)) (Config, error) {
 	c := Default()
+	intervalGiven := false // anomaly_snapshot_interval set by the file or the environment
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -186,6 +203,12 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 			return c, fmt.Errorf("config %s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
 		}
+		var given struct {
+			Interval yaml.Node `yaml:"anomaly_snapshot_interval"`
+		}
+		if err := yaml.Unmarshal(data, &given); err == nil && given.Interval.Kind != 0 && given.Interval.ShortTag() != "!!null" {
+			intervalGiven = true
+		}
 	}
 	if env == nil {
 		env = os.LookupEnv
@@ -193,7 +216,13 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	if err := c.applyEnv(env); err != nil {
 		return c, err
 	}
-	return c, c.Validate()
+	if _, ok := env("GANNET_ANOMALY_SNAPSHOT_INTERVAL"); ok {
+		intervalGiven = true
+	}
+	if !intervalGiven && c.AnomalyState != "" {
+		c.AnomalySnapshotInterval = DefaultAnomalySnapshotInterval
+	}
+	return c, c.validate(intervalGiven)
 }
 
 // applyEnv overrides fields from their environment twins.
@@ -264,6 +293,12 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 
 // Validate checks every setting and names the key at fault.
 func (c *Config) Validate() error {
+	return c.validate(c.AnomalySnapshotInterval != 0)
+}
+
+// validate is Validate; intervalGiven says whether anomaly_snapshot_interval
+// was set (Load knows when it was set to 0s).
+func (c *Config) validate(intervalGiven bool) error {
 	var errs []error
 	if c.Format != "auto" {
 		if _, ok := stream.ParseFormat(c.Format); !ok {
@@ -282,6 +317,12 @@ func (c *Config) Validate() error {
 	}
 	if c.AnomalyState != "" && !c.Anomaly {
 		errs = append(errs, fmt.Errorf("config: anomaly_state = %q: needs anomaly = true (there is no anomaly state to keep)", c.AnomalyState))
+	}
+	switch {
+	case intervalGiven && c.AnomalyState == "":
+		errs = append(errs, fmt.Errorf("config: anomaly_snapshot_interval = %s: needs anomaly_state (there is nowhere to write the snapshots)", c.AnomalySnapshotInterval))
+	case c.AnomalySnapshotInterval < 0:
+		errs = append(errs, fmt.Errorf("config: anomaly_snapshot_interval = %s: want a positive duration such as 5m, or 0s for snapshots only at a graceful stop", c.AnomalySnapshotInterval))
 	}
 	if c.AnomalyErrorFactor < 0 {
 		errs = append(errs, fmt.Errorf("config: anomaly_error_factor = %d: want 0 (default) or more", c.AnomalyErrorFactor))

@@ -114,3 +114,91 @@ func TestAnomalyKeys(t *testing.T) {
 		t.Errorf("negative factor: %v", err)
 	}
 }
+
+func TestAnomalySnapshotInterval(t *testing.T) {
+	dir := t.TempDir()
+	state := map[string]string{"GANNET_ANOMALY": "true", "GANNET_ANOMALY_STATE": filepath.Join(dir, "state")}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range state {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	yamlFile := func(name, body string) string {
+		f := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+
+	// Defaults: 5m with anomaly_state, nothing without.
+	c, err := Load("", envMap(state))
+	if err != nil || c.AnomalySnapshotInterval != 5*time.Minute {
+		t.Fatalf("default with anomaly_state = %s, %v; want 5m", c.AnomalySnapshotInterval, err)
+	}
+	if c, err := Load("", envMap(nil)); err != nil || c.AnomalySnapshotInterval != 0 {
+		t.Fatalf("default without anomaly_state = %s, %v; want 0", c.AnomalySnapshotInterval, err)
+	}
+	if c, err := Load(yamlFile("null", "anomaly_snapshot_interval:\n"), envMap(state)); err != nil || c.AnomalySnapshotInterval != DefaultAnomalySnapshotInterval {
+		t.Fatalf("an empty key is the default: %s, %v", c.AnomalySnapshotInterval, err)
+	}
+
+	// Parsing: environment, file, environment over file; 0 = only at stop.
+	for _, tc := range []struct {
+		name, yaml string
+		env        map[string]string
+		want       time.Duration
+	}{
+		{"env", "", with("GANNET_ANOMALY_SNAPSHOT_INTERVAL", "30s"), 30 * time.Second},
+		{"file", "anomaly: true\nanomaly_state: s\nanomaly_snapshot_interval: 90s\n", nil, 90 * time.Second},
+		{"env over file", "anomaly: true\nanomaly_state: s\nanomaly_snapshot_interval: 90s\n", map[string]string{"GANNET_ANOMALY_SNAPSHOT_INTERVAL": "1h"}, time.Hour},
+		{"env zero", "", with("GANNET_ANOMALY_SNAPSHOT_INTERVAL", "0"), 0},
+		{"file zero", "anomaly: true\nanomaly_state: s\nanomaly_snapshot_interval: 0s\n", nil, 0},
+	} {
+		file := ""
+		if tc.yaml != "" {
+			file = yamlFile(strings.ReplaceAll(tc.name, " ", "_"), tc.yaml)
+		}
+		c, err := Load(file, envMap(tc.env))
+		if err != nil || c.AnomalySnapshotInterval != tc.want {
+			t.Errorf("%s: anomaly_snapshot_interval = %s, %v; want %s", tc.name, c.AnomalySnapshotInterval, err, tc.want)
+		}
+	}
+
+	// Rejections name the key and the value.
+	for _, tc := range []struct {
+		name, yaml string
+		env        map[string]string
+		want       string
+	}{
+		{"negative", "", with("GANNET_ANOMALY_SNAPSHOT_INTERVAL", "-1m"), "config: anomaly_snapshot_interval = -1m0s: want a positive duration such as 5m, or 0s for snapshots only at a graceful stop"},
+		{"not a duration", "", with("GANNET_ANOMALY_SNAPSHOT_INTERVAL", "soon"), `GANNET_ANOMALY_SNAPSHOT_INTERVAL (key "anomaly_snapshot_interval") = "soon": want a duration`},
+		{"without anomaly_state (env)", "", map[string]string{"GANNET_ANOMALY": "true", "GANNET_ANOMALY_SNAPSHOT_INTERVAL": "1m"}, "config: anomaly_snapshot_interval = 1m0s: needs anomaly_state"},
+		{"without anomaly_state (file)", "anomaly: true\nanomaly_snapshot_interval: 2m\n", nil, "config: anomaly_snapshot_interval = 2m0s: needs anomaly_state"},
+		{"zero without anomaly_state", "anomaly_snapshot_interval: 0s\n", nil, "config: anomaly_snapshot_interval = 0s: needs anomaly_state"},
+	} {
+		file := ""
+		if tc.yaml != "" {
+			file = yamlFile("bad_"+strings.ReplaceAll(tc.name, " ", "_"), tc.yaml)
+		}
+		if _, err := Load(file, envMap(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to contain %q", tc.name, err, tc.want)
+		}
+	}
+
+	// Validate alone (a Config built in Go): a set interval needs anomaly_state.
+	c = Default()
+	c.AnomalySnapshotInterval = time.Minute
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "anomaly_snapshot_interval = 1m0s: needs anomaly_state") {
+		t.Errorf("Validate: %v", err)
+	}
+	c.Anomaly, c.AnomalyState = true, dir
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate with anomaly_state: %v", err)
+	}
+}

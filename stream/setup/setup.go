@@ -59,6 +59,8 @@ type Built struct {
 
 	closers []func(context.Context) error
 	closed  bool
+	// anomalySaver takes the periodic anomaly snapshots (nil when there are none).
+	anomalySaver *anomalySaver
 }
 
 // Build assembles the pipeline cfg describes. Close releases it.
@@ -205,7 +207,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (_ *Built, err err
 		}
 		detector = b.Detector
 		if cfg.AnomalyState != "" {
-			if err := b.keepAnomalyState(cfg.AnomalyState, o); err != nil {
+			if err := b.keepAnomalyState(cfg.AnomalyState, cfg.AnomalySnapshotInterval, o); err != nil {
 				return nil, err
 			}
 		}
@@ -217,6 +219,11 @@ func Build(ctx context.Context, cfg config.Config, o Options) (_ *Built, err err
 		dl = fanout(letters)
 	}
 	b.DeadLetter = dl
+	if b.anomalySaver != nil {
+		// Periodic anomaly snapshots at the pipeline's successful flushes
+		// (b.DeadLetter, for input rejects, stays as it is).
+		dl = snapshotOnFlush{DeadLetterSink: dl, saver: b.anomalySaver}
+	}
 	b.Pipeline, err = pipeline.New(pipeline.Config{
 		Decoder:    b.Decoder,
 		Parsers:    format.NewSet(format.Options{VPCFlowFields: cfg.VPCFlowFieldList()}),
