@@ -46,7 +46,7 @@ func main() {
 			opts = append(opts, elastic.SetBasicAuth(cfg.ESUsername, cfg.ESPassword))
 		}
 		client := coldstart.Must(elastic.NewClient(opts...))
-		r.Search = &scheduled.Runner{Client: client}
+		r.Search = &scheduled.Runner{Client: client, Logger: log}
 		var rules []*sigma.Rule
 		if !cfg.NoBuiltinRules {
 			rules = coldstart.Must(detect.BuiltinRules())

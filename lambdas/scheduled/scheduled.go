@@ -174,10 +174,19 @@ func (r *Runner) Handle(ctx context.Context, payload json.RawMessage) (map[strin
 			errs = append(errs, fmt.Errorf("%s: %w", task, err))
 		}
 		if r.Metrics != nil {
-			_ = r.Metrics.Emit([]emf.Dim{{Name: "Task", Value: task}},
-				emf.Metric{Name: "Results", Unit: emf.Count, Value: float64(n)},
-				emf.Metric{Name: "TaskTime", Unit: emf.Milliseconds, Value: float64(time.Since(start).Milliseconds())},
-				emf.Metric{Name: "TaskFailed", Unit: emf.Count, Value: map[bool]float64{true: 1, false: 0}[err != nil]})
+			ms := []emf.Metric{
+				{Name: "Results", Unit: emf.Count, Value: float64(n)},
+				{Name: "TaskTime", Unit: emf.Milliseconds, Value: float64(time.Since(start).Milliseconds())},
+				{Name: "TaskFailed", Unit: emf.Count, Value: map[bool]float64{true: 1, false: 0}[err != nil]},
+			}
+			if task == "correlate" && r.Search != nil {
+				// Follow-up searches that confirmed temporal_ordered groups,
+				// and groups past the per-run bound that alerted unconfirmed.
+				ms = append(ms,
+					emf.Metric{Name: "OrderedFollowups", Unit: emf.Count, Value: float64(r.Search.Followups.Swap(0))},
+					emf.Metric{Name: "OrderedUnconfirmed", Unit: emf.Count, Value: float64(r.Search.Unconfirmed.Swap(0))})
+			}
+			_ = r.Metrics.Emit([]emf.Dim{{Name: "Task", Value: task}}, ms...)
 		}
 	}
 	return out, errors.Join(errs...)

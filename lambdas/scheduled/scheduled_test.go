@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/gannet-sec/gannet/detect/scheduled"
+	"github.com/gannet-sec/gannet/lambdas/emf"
+	"github.com/gannet-sec/gannet/stream"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -59,3 +65,31 @@ func TestOpenSecurityGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestCorrelateEmitsOrderedCounters: the correlate task reports the
+// temporal_ordered follow-up searches and unconfirmed groups counted by the
+// search runner since the last report, and resets them.
+func TestCorrelateEmitsOrderedCounters(t *testing.T) {
+	var out bytes.Buffer
+	r := &Runner{Search: &scheduled.Runner{}, Tasks: []string{"correlate"}, Alerts: nopAlerts{},
+		Metrics: &emf.Emitter{W: &out, Base: []emf.Dim{{Name: "Function", Value: "scheduled"}}}}
+	r.Search.Followups.Add(3)
+	r.Search.Unconfirmed.Add(1)
+	if _, err := r.Handle(context.Background(), json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if m["OrderedFollowups"] != float64(3) || m["OrderedUnconfirmed"] != float64(1) || m["Task"] != "correlate" {
+		t.Fatalf("emitted %s", out.String())
+	}
+	if r.Search.Followups.Load() != 0 || r.Search.Unconfirmed.Load() != 0 {
+		t.Fatal("counters not reset after the report")
+	}
+}
+
+type nopAlerts struct{}
+
+func (nopAlerts) Deliver(context.Context, []stream.Alert) error { return nil }
