@@ -4,10 +4,19 @@
 //
 // A Window holds one state per group key, capped in number (the least
 // recently updated group is evicted first) and in size (a group keeps at
-// most the timestamps and distinct values its threshold needs). A group
-// fires once per episode: the next fire needs a window that starts after
-// the fired one ended, so a burst raises one alert per timespan, and replaying the same events fires with the same window start
+// most the timestamps and distinct values its threshold needs; a
+// temporal_ordered group at most Spec.MaxTimes recent times per rule, see
+// Seq). A group fires once per episode: the next fire needs a window that
+// starts after the fired one ended, so a burst raises one alert per
+// timespan, and replaying the same events fires with the same window start
 // (stable alert ids). Windows slide on event time, not wall time.
+//
+// temporal_ordered is exact within those bounds, for events arriving in
+// any order: an event fires when it completes a pick t1 ≤ … ≤ tk (ti an
+// event of the i-th rule, ties in order) with tk − t1 ≤ timespan, the
+// event being one of the pick, and t1 at or after the end of the episode
+// that last fired. The Fire's window starts at the latest such t1; Last
+// is the earliest tk of a pick with that t1.
 package correlate
 
 import (
@@ -64,7 +73,13 @@ type Spec struct {
 	// MaxEvents caps the matched events kept per group for the alert
 	// (default 16).
 	MaxEvents int
+	// MaxTimes caps the distinct event times a temporal_ordered group keeps
+	// per rule (default DefaultMaxTimes): the most recent ones, see Seq.
+	MaxTimes int
 }
+
+// DefaultMaxTimes is the default Spec.MaxTimes.
+const DefaultMaxTimes = 64
 
 // Fire describes a group that crossed its threshold.
 type Fire struct {
@@ -88,8 +103,9 @@ type Window struct {
 type group struct {
 	key       string
 	times     []int64 // ring of the most recent event times (event_count)
-	head      int
-	n         int
+	head      int32   // int32 (need ≤ 1<<20) to make room for seq in 128 bytes
+	n         int32
+	seq       *Seq             // temporal_ordered
 	values    map[string]int64 // value → last seen (value_count)
 	last      []int64          // per rule: last seen (temporal)
 	quietTill int64            // a new fire needs a window starting at or after this
@@ -136,6 +152,9 @@ func New(spec Spec) (*Window, error) {
 	if spec.MaxEvents <= 0 {
 		spec.MaxEvents = 16
 	}
+	if spec.MaxTimes <= 0 {
+		spec.MaxTimes = DefaultMaxTimes
+	}
 	return &Window{spec: spec, need: need, groups: map[string]*list.Element{}, lru: list.New()}, nil
 }
 
@@ -163,8 +182,8 @@ func (w *Window) Observe(key string, t time.Time, rule int, value string, ev *st
 			g.times = make([]int64, w.need)
 		}
 		g.times[g.head] = now
-		g.head = (g.head + 1) % len(g.times)
-		if g.n < len(g.times) {
+		g.head = (g.head + 1) % int32(len(g.times))
+		if int(g.n) < len(g.times) {
 			g.n++
 		}
 		// The ring holds the last `need` event times; they fire when the
@@ -203,6 +222,25 @@ func (w *Window) Observe(key string, t time.Time, rule int, value string, ev *st
 		for _, ts := range g.values {
 			start = min(start, ts)
 		}
+	case TemporalOrdered:
+		if g.seq == nil {
+			g.seq = NewSeq(w.spec.Rules)
+		}
+		first, last, ok := g.seq.Observe(rule, now, span, w.spec.MaxTimes)
+		if !ok || first < g.quietTill {
+			return Fire{}, false
+		}
+		g.quietTill = first + span
+		f := Fire{
+			WindowStart: time.Unix(0, first).UTC(),
+			WindowEnd:   time.Unix(0, first+span).UTC(),
+			First:       time.Unix(0, first).UTC(),
+			Last:        time.Unix(0, last).UTC(),
+			Count:       g.total,
+			Events:      append([]stream.AlertEvent(nil), g.events...),
+		}
+		g.events = g.events[:0]
+		return f, true
 	default:
 		if g.last == nil {
 			g.last = make([]int64, w.spec.Rules)
@@ -211,11 +249,8 @@ func (w *Window) Observe(key string, t time.Time, rule int, value string, ev *st
 			g.last[rule] = now
 		}
 		start = now
-		for i, ts := range g.last {
+		for _, ts := range g.last {
 			if ts == 0 || now-ts > span {
-				return Fire{}, false
-			}
-			if w.spec.Kind == TemporalOrdered && i > 0 && ts < g.last[i-1] {
 				return Fire{}, false
 			}
 			start = min(start, ts)

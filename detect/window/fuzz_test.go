@@ -52,6 +52,15 @@ func seedStates(t testing.TB) []map[string]string {
 			out = append(out, res.State)
 		}
 	}
+	// And with a temporal_ordered sequence state, not found and found.
+	oc := orderedCorrelator(t, "10m", Options{})
+	for _, evs := range [][]stream.Event{orderedEvents(0, "b", 50, "a", 100, "b", 200), orderedEvents(0, "b", 50, "a", 100, "b", 200, "c", 250)} {
+		res, err := oc.Invoke(props(nil, false), evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, res.State)
+	}
 	return out
 }
 
@@ -63,15 +72,18 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add([]byte{1})
 	f.Add([]byte{1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	c := builtins(f)
+	oc := orderedCorrelator(f, "10m", Options{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m := stateOf(raw)
 		_, _ = decodeState(m, winStart.UnixMilli())
 		// And the invocations that use it, middle and final.
 		ev := failure(t, "198.51.100.9", winStart.Add(30*time.Second), 99)
-		if _, err := c.Invoke(props(m, false), []stream.Event{ev}); err != nil {
-			return
+		if _, err := c.Invoke(props(m, false), []stream.Event{ev}); err == nil {
+			_, _ = c.Invoke(props(m, true), nil)
 		}
-		_, _ = c.Invoke(props(m, true), nil)
+		if _, err := oc.Invoke(props(m, false), orderedEvents(99, "b", 30, "c", 40)); err == nil {
+			_, _ = oc.Invoke(props(m, true), nil)
+		}
 	})
 }
 

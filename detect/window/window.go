@@ -16,11 +16,24 @@
 // (the price of tumbling windows; the inline engine and the scheduled
 // queries slide or overlap instead).
 //
+// temporal_ordered. A group fires when its events contain a pick
+// t1 ≤ … ≤ tk (ti an event of the i-th rule, ties in order) with
+// tk − t1 ≤ timespan, found as events arrive in any order and across
+// invocations with correlate.Seq: until the pick is found the group keeps,
+// per rule, the Options.MaxOrderedTimes latest distinct times within the
+// timespan of its newest (see correlate.Seq for what that bound misses);
+// once found, only that it was.
+//
 // State budget. The state is a compact binary encoding of one counter
 // record per (correlation, slice, group key) — counts, first/last times,
-// distinct-value hashes up to the threshold, up to MaxEventRefs matched
-// event references (kept only for groups with two or more events) —
-// deflated and base64-encoded under one key. When it would exceed
+// distinct-value hashes up to the threshold, each temporal rule's first
+// time, up to MaxEventRefs matched event references (kept only for groups
+// with two or more events) — then, when there are temporal_ordered
+// groups, a section with their sequence states (a decoder from before the
+// section reads the records and ignores it; a state from before the
+// section gives each temporal_ordered group its rules' first times as its
+// times, and the group has fired if they are in order within the
+// timespan), deflated and base64-encoded under one key. When it would exceed
 // MaxStateBytes, the groups closest to their threshold (then the most
 // recently updated) are kept and the rest dropped; Result.DroppedGroups and
 // DroppedEvents count what was lost in this window (an undercount, never a
@@ -61,6 +74,10 @@ type Options struct {
 	// MaxEventRefs caps the matched events kept per group for the alert
 	// (default 4).
 	MaxEventRefs int
+	// MaxOrderedTimes caps the distinct event times a temporal_ordered
+	// group keeps per rule until its sequence is found (default
+	// correlate.DefaultMaxTimes), as correlate.Spec.MaxTimes.
+	MaxOrderedTimes int
 	// Placeholders fill %name% placeholders of the rules' expand modifier.
 	Placeholders map[string][]string
 }
@@ -130,6 +147,9 @@ func New(rules []*sigma.Rule, opts Options) (*Correlator, error) {
 	}
 	if opts.MaxEventRefs <= 0 {
 		opts.MaxEventRefs = 4
+	}
+	if opts.MaxOrderedTimes <= 0 {
+		opts.MaxOrderedTimes = correlate.DefaultMaxTimes
 	}
 	c := &Correlator{opts: opts, set: sigma.NewSet()}
 	c.set.Placeholders = opts.Placeholders
@@ -234,6 +254,16 @@ type group struct {
 	refs   []stream.AlertEvent
 }
 
+// ordered is the sequence state of a temporal_ordered group, kept beside
+// the group (the other kinds' records do not carry it).
+type ordered struct {
+	done bool           // a sequence was found; seq is then dropped
+	seq  *correlate.Seq // unix ms
+	// As decoded, until Invoke knows the correlation's bounds.
+	newest int64
+	times  [][]int64
+}
+
 type gkey struct {
 	corr  int
 	slice int64
@@ -244,6 +274,7 @@ type gkey struct {
 type state struct {
 	windowStart   int64 // unix ms
 	groups        map[gkey]*group
+	ordered       map[*group]*ordered // temporal_ordered groups
 	droppedGroups int64
 	droppedEvents int64
 }
@@ -263,8 +294,10 @@ func (c *Correlator) Invoke(tw events.TimeWindowProperties, evs []stream.Event) 
 		// A group of a correlation these rules do not have, or not in this
 		// shape (a deploy changed the rules mid-window, or the state is
 		// damaged), is dropped, not indexed past the end of c.corrs or g.seen.
-		if g.corr < 0 || g.corr >= len(c.corrs) || g.seen != nil && len(g.seen) != c.corrs[g.corr].nrules {
+		if g.corr < 0 || g.corr >= len(c.corrs) || g.seen != nil && len(g.seen) != c.corrs[g.corr].nrules ||
+			!c.restoreOrdered(st, g) {
 			delete(st.groups, k)
+			delete(st.ordered, g)
 			st.droppedGroups++
 		}
 	}
@@ -369,11 +402,71 @@ func (c *Correlator) observe(st *state, r ref, ev *stream.Event, winStart time.T
 		if g.seen[r.idx] == 0 || ms < g.seen[r.idx] {
 			g.seen[r.idx] = ms
 		}
+		if co.kind == correlate.TemporalOrdered {
+			o := st.ordered[g]
+			if o == nil {
+				o = &ordered{seq: correlate.NewSeq(co.nrules)}
+				if st.ordered == nil {
+					st.ordered = map[*group]*ordered{}
+				}
+				st.ordered[g] = o
+			}
+			if !o.done {
+				if _, _, ok := o.seq.Observe(r.idx, ms, co.timespan.Milliseconds(), c.opts.MaxOrderedTimes); ok {
+					o.done, o.seq = true, nil
+				}
+			}
+		}
 	}
 }
 
+// restoreOrdered rebuilds the sequence state of a decoded temporal_ordered
+// group, and drops it from any other group. A state written before the
+// sequence state existed (or by a version that does not write it) holds
+// only each rule's first time: those are the group's times, and the group
+// has fired if they are in order within the timespan, as that version
+// decided. It reports false for a damaged record.
+func (c *Correlator) restoreOrdered(st *state, g *group) bool {
+	co := c.corrs[g.corr]
+	o := st.ordered[g]
+	if co.kind != correlate.TemporalOrdered {
+		delete(st.ordered, g)
+		return true
+	}
+	span := co.timespan.Milliseconds()
+	if o == nil {
+		if g.seen == nil {
+			return true // no temporal_ordered event yet: built on the first
+		}
+		times := make([][]int64, co.nrules)
+		for i, s := range g.seen {
+			if s != 0 {
+				times[i] = []int64{s}
+			}
+		}
+		o = &ordered{seq: correlate.RestoreSeq(g.last, times, span, c.opts.MaxOrderedTimes)}
+		if _, _, ok := o.seq.Pick(span); ok {
+			o.done, o.seq = true, nil
+		}
+		if st.ordered == nil {
+			st.ordered = map[*group]*ordered{}
+		}
+		st.ordered[g] = o
+		return true
+	}
+	if o.done || o.seq != nil {
+		return true
+	}
+	if len(o.times) != co.nrules {
+		return false
+	}
+	o.seq = correlate.RestoreSeq(o.newest, o.times, span, c.opts.MaxOrderedTimes)
+	o.times = nil
+	return true
+}
+
 // progress is how far a group is towards its threshold (0..1+).
-func (c *Correlator) progress(g *group) float64 {
+func (c *Correlator) progress(st *state, g *group) float64 {
 	co := c.corrs[g.corr]
 	switch co.kind {
 	case correlate.ValueCount:
@@ -385,22 +478,30 @@ func (c *Correlator) progress(g *group) float64 {
 				n++
 			}
 		}
+		if co.kind == correlate.TemporalOrdered {
+			if o := st.ordered[g]; o != nil && o.done {
+				return 1
+			}
+			if int64(n) >= co.need {
+				return (float64(n) - 0.5) / float64(co.need) // every rule seen, not in order yet
+			}
+		}
 		return float64(n) / float64(co.need)
 	}
 	return float64(g.count) / float64(co.need)
 }
 
-func (c *Correlator) fires(g *group) bool {
+func (c *Correlator) fires(st *state, g *group) bool {
 	co := c.corrs[g.corr]
 	switch co.kind {
 	case correlate.ValueCount:
 		return int64(len(g.values)) >= co.need
-	case correlate.Temporal, correlate.TemporalOrdered:
-		for i, s := range g.seen {
+	case correlate.TemporalOrdered:
+		o := st.ordered[g]
+		return o != nil && o.done
+	case correlate.Temporal:
+		for _, s := range g.seen {
 			if s == 0 {
-				return false
-			}
-			if co.kind == correlate.TemporalOrdered && i > 0 && s < g.seen[i-1] {
 				return false
 			}
 		}
@@ -412,7 +513,7 @@ func (c *Correlator) fires(g *group) bool {
 func (c *Correlator) alerts(st *state, winStart, winEnd time.Time, winLen time.Duration) []stream.Alert {
 	var fired []*group
 	for _, g := range st.groups {
-		if c.fires(g) {
+		if c.fires(st, g) {
 			fired = append(fired, g)
 		}
 	}
@@ -486,6 +587,7 @@ func decodeState(m map[string]string, windowStart int64) (*state, error) {
 	}
 	st.droppedGroups, st.droppedEvents = int64(d.uvarint()), int64(d.uvarint())
 	n := d.uvarint()
+	var order []*group // in encoding order, for the sections
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		g := &group{}
 		g.corr = int(d.uvarint())
@@ -515,11 +617,117 @@ func decodeState(m map[string]string, windowStart int64) (*state, error) {
 			g.refs = append(g.refs, d.ref())
 		}
 		st.groups[gkey{g.corr, g.slice, g.key}] = g
+		order = append(order, g)
+	}
+	for len(d.b) > 0 && d.err == nil {
+		tag := d.uvarint()
+		body := d.bytes(d.uvarint())
+		if d.err == nil && tag == sectionOrdered {
+			d.err = decodeOrdered(st, body, order, windowStart)
+		}
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("window: state: %w", d.err)
 	}
 	return st, nil
+}
+
+// sectionOrdered tags the section of the temporal_ordered sequence
+// states. Sections follow the groups, each as tag, length and body; a
+// decoder skips the tags it does not know, and a decoder older than the
+// sections stops after the groups, so it reads a newer state as it would
+// its own (for temporal_ordered: each rule's first time, in g.seen).
+const sectionOrdered = 1
+
+var errOrdered = errors.New("bad temporal_ordered section")
+
+// decodeOrdered reads the sequence states into st.ordered: count, then per
+// group its index among the encoded groups, a done byte, and unless done
+// the newest time and per rule the times (the first from the window start,
+// the others from the previous one).
+func decodeOrdered(st *state, body []byte, order []*group, windowStart int64) error {
+	d := decoder{b: body}
+	n := d.uvarint()
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		idx := d.uvarint()
+		f := d.bytes(1)
+		if d.err != nil {
+			break
+		}
+		if idx >= uint64(len(order)) || f[0] > 1 {
+			return errOrdered
+		}
+		o := &ordered{done: f[0] == 1}
+		if !o.done {
+			o.newest = windowStart + d.varint()
+			nr := d.uvarint()
+			if nr > 64 {
+				return errOrdered
+			}
+			o.times = make([][]int64, 0, nr)
+			for r := uint64(0); r < nr && d.err == nil; r++ {
+				nt := d.uvarint()
+				if nt > uint64(len(d.b)) {
+					return errShort
+				}
+				l := make([]int64, 0, nt)
+				t := windowStart
+				for j := uint64(0); j < nt && d.err == nil; j++ {
+					if j == 0 {
+						t += d.varint()
+					} else {
+						t += int64(d.uvarint())
+					}
+					l = append(l, t)
+				}
+				o.times = append(o.times, l)
+			}
+		}
+		if st.ordered == nil {
+			st.ordered = map[*group]*ordered{}
+		}
+		st.ordered[order[idx]] = o
+	}
+	return d.err
+}
+
+// appendOrdered writes the section of the sequence states of gs, if any.
+func appendOrdered(b []byte, st *state, gs []*group) []byte {
+	var body []byte
+	n := 0
+	for i, g := range gs {
+		o := st.ordered[g]
+		if o == nil || !o.done && o.seq == nil {
+			continue
+		}
+		n++
+		body = binary.AppendUvarint(body, uint64(i))
+		if o.done {
+			body = append(body, 1)
+			continue
+		}
+		body = append(body, 0)
+		body = binary.AppendVarint(body, o.seq.Newest()-st.windowStart)
+		body = binary.AppendUvarint(body, uint64(o.seq.Rules()))
+		for r := range o.seq.Rules() {
+			l := o.seq.Times(r)
+			body = binary.AppendUvarint(body, uint64(len(l)))
+			for j, t := range l {
+				if j == 0 {
+					body = binary.AppendVarint(body, t-st.windowStart)
+				} else {
+					body = binary.AppendUvarint(body, uint64(t-l[j-1]))
+				}
+			}
+		}
+	}
+	if n == 0 {
+		return b // a state without temporal_ordered groups is encoded as before
+	}
+	b = binary.AppendUvarint(b, sectionOrdered)
+	b = binary.AppendUvarint(b, uint64(len(binary.AppendUvarint(nil, uint64(n)))+len(body)))
+	b = binary.AppendUvarint(b, uint64(n))
+	return append(b, body...)
 }
 
 // encode writes the state, dropping the groups furthest from their
@@ -534,7 +742,7 @@ func (c *Correlator) encode(st *state) (map[string]string, int, error) {
 	}
 	prog := make(map[*group]float64, len(gs))
 	for _, g := range gs {
-		prog[g] = c.progress(g)
+		prog[g] = c.progress(st, g)
 	}
 	sort.Slice(gs, func(i, j int) bool {
 		a, b := gs[i], gs[j]
@@ -623,7 +831,7 @@ func (c *Correlator) appendState(b []byte, st *state, gs []*group, dropped, drop
 			b = appendRef(b, &refs[i])
 		}
 	}
-	return b
+	return appendOrdered(b, st, gs)
 }
 
 func appendStr(b []byte, s string) []byte {

@@ -1,9 +1,11 @@
 package window
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -290,5 +292,224 @@ correlation: {type: temporal_ordered, rules: [a, b], group-by: [userIdentity.use
 	}
 	if alerts, _ := invokeAll(t, c, []stream.Event{ev("DeleteTrail", time.Minute, 1)}, []stream.Event{ev("StopLogging", 2*time.Minute, 2)}); len(alerts) != 0 {
 		t.Errorf("out of order raised %+v", alerts)
+	}
+}
+
+// orderedCorrelator: rules a (StopLogging), b (DeleteTrail), c
+// (DeleteBucket), and "a then b then c" per user within span.
+func orderedCorrelator(t testing.TB, span string, opts Options) *Correlator {
+	t.Helper()
+	rules, err := sigma.Parse([]byte(`title: a
+name: a
+logsource: {product: aws, service: cloudtrail}
+detection: {s: {eventName: StopLogging}, condition: s}
+---
+title: b
+name: b
+logsource: {product: aws, service: cloudtrail}
+detection: {s: {eventName: DeleteTrail}, condition: s}
+---
+title: c
+name: c
+logsource: {product: aws, service: cloudtrail}
+detection: {s: {eventName: DeleteBucket}, condition: s}
+---
+title: stop, delete, delete
+id: ordered3
+correlation: {type: temporal_ordered, rules: [a, b, c], group-by: [userIdentity.userName], timespan: `+span+`}
+`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(rules, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// orderedEvents returns one event per (rule letter, seconds after the
+// window start), numbered from n.
+func orderedEvents(n int, evs ...any) []stream.Event {
+	names := map[string]string{"a": "StopLogging", "b": "DeleteTrail", "c": "DeleteBucket"}
+	var out []stream.Event
+	for i := 0; i+1 < len(evs); i += 2 {
+		n++
+		e := stream.Event{Format: stream.FormatCloudTrail, Timestamp: winStart.Add(time.Duration(evs[i+1].(int)) * time.Second),
+			Lineage: stream.Lineage{Source: "x", Line: int64(n), Index: int64(n)},
+			Native:  &cloudtrail.Record{EventName: names[evs[i].(string)], UserIdentity: cloudtrail.UserIdentity{UserName: "mallory"}}}
+		e.ID = e.Lineage.ID()
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestTemporalOrderedAcrossInvocations: sequences whose ordered pick is not
+// made of each rule's first event, split over two invocations.
+func TestTemporalOrderedAcrossInvocations(t *testing.T) {
+	c := orderedCorrelator(t, "10m", Options{})
+	cases := []struct {
+		name   string
+		one    []stream.Event
+		two    []stream.Event
+		alerts int
+	}{
+		// B's first event is before every A: the first-seen times are out
+		// of order, the pick A100 ≤ B200 ≤ C300 is not.
+		{"B50 A100 | B200 C300", orderedEvents(0, "b", 50, "a", 100), orderedEvents(2, "b", 200, "c", 300), 1},
+		{"A100 B150 | A300 C400", orderedEvents(0, "a", 100, "b", 150), orderedEvents(2, "a", 300, "c", 400), 1},
+		{"C400 A300 | B150 A100", orderedEvents(0, "c", 400, "a", 300), orderedEvents(2, "b", 150, "a", 100), 1},
+		{"C100 B150 | A200", orderedEvents(0, "c", 100, "b", 150), orderedEvents(2, "a", 200), 0},
+		{"A100 C150 | B200", orderedEvents(0, "a", 100, "c", 150), orderedEvents(2, "b", 200), 0},
+		// More than the timespan apart (a late A, 15 minutes before).
+		{"A-900 B60 | C120", orderedEvents(0, "a", -900, "b", 60), orderedEvents(2, "c", 120), 0},
+		{"A-500 B60 | C60", orderedEvents(0, "a", -500, "b", 60), orderedEvents(2, "c", 60), 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			alerts, _ := invokeAll(t, c, tc.one, tc.two)
+			if len(alerts) != tc.alerts {
+				t.Fatalf("%d alerts, want %d: %+v", len(alerts), tc.alerts, alerts)
+			}
+			for _, a := range alerts {
+				if a.RuleID != "ordered3" || a.GroupKey != "userIdentity.userName=mallory" || a.Count != int64(len(tc.one)+len(tc.two)) {
+					t.Errorf("alert %+v", a)
+				}
+			}
+		})
+	}
+}
+
+// States written by the previous version (commit 8726a21), which kept only
+// each rule's first time, for orderedCorrelator(t, "10m", …) after one
+// invocation: B50 A100, and A60 B120 C180.
+const (
+	prevStateB50A100     = "YmxYsP/YpgwGBkYGBtnS4tQiz5TUvJLMkko9EMcvMTfVNjcxJye/qJJpQS/bhTZmBmbGA7N4GBf0sjEwZcl8+Dtr1tb4OZVC6yvy/hkwMFYwMDAwMDExWHy8zK+5hc/94fqiBQcCJZSgMiwsDIAAAAD//w=="
+	prevStateA60B120C180 = "YmxYsP/YpgwGBkYGBtnS4tQiz5TUvJLMkko9EMcvMTfVNjcxJye/qJL5wEr2AyvZGZgZD6xkZ2y4zMd44I8oc5bMh7+zZm2Nn1MptL4i758BA2MFAwMDAxMTg8XHy/yaW/jcH64vWnAgUEIJKsPCwrBneeHULgu5DBbXG43R1TESUBk2NgZAAAAA//8="
+)
+
+// TestOrderedStateFromPreviousVersion: a state of the previous version is
+// read with each rule's first time as its times; the group fires if they
+// are in order (as the previous version decided), and later events
+// complete sequences with them.
+func TestOrderedStateFromPreviousVersion(t *testing.T) {
+	c := orderedCorrelator(t, "10m", Options{})
+	// B50 A100, then B200 C300: A100 ≤ B200 ≤ C300 (the previous version
+	// raised nothing: B's first time is before A's).
+	res, err := c.Invoke(props(map[string]string{StateKey: prevStateB50A100}, false), orderedEvents(2, "b", 200, "c", 300))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin, err := c.Invoke(props(lambdaTrip(t, res.State), true), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fin.Alerts) != 1 || fin.Alerts[0].Count != 4 || fin.DroppedGroups != 0 {
+		t.Errorf("B50 A100 | B200 C300: %+v", fin)
+	}
+	// B50 A100 alone: nothing.
+	if fin, err := c.Invoke(props(map[string]string{StateKey: prevStateB50A100}, true), nil); err != nil || len(fin.Alerts) != 0 {
+		t.Errorf("B50 A100: %+v %v", fin, err)
+	}
+	// A60 B120 C180 had fired: it still does, and stays fired.
+	for _, more := range [][]stream.Event{nil, orderedEvents(3, "c", 10)} {
+		res, err := c.Invoke(props(map[string]string{StateKey: prevStateA60B120C180}, false), more)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fin, err := c.Invoke(props(lambdaTrip(t, res.State), true), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fin.Alerts) != 1 || fin.Alerts[0].Count != int64(3+len(more)) {
+			t.Errorf("A60 B120 C180 + %d: %+v", len(more), fin.Alerts)
+		}
+	}
+}
+
+// TestOrderedStateForPreviousVersion: the sequence states follow the group
+// records, which are encoded as before (with each rule's first time), so
+// the previous version, which stops reading after the records, reads a
+// new state as its own; a state without temporal_ordered groups is
+// unchanged.
+func TestOrderedStateForPreviousVersion(t *testing.T) {
+	c := orderedCorrelator(t, "10m", Options{})
+	res, err := c.Invoke(props(nil, false), orderedEvents(0, "b", 50, "a", 100, "b", 200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rawState(t, res.State)
+	st, err := decodeState(res.State, winStart.UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gs []*group
+	for _, g := range st.groups {
+		gs = append(gs, g)
+	}
+	if len(gs) != 1 || len(st.ordered) != 1 {
+		t.Fatalf("%d groups, %d sequence states", len(gs), len(st.ordered))
+	}
+	ws := winStart.UnixMilli()
+	if !slices.Equal(gs[0].seen, []int64{ws + 100_000, ws + 50_000, 0}) {
+		t.Errorf("first times %v", gs[0].seen)
+	}
+	prev := c.appendState(nil, &state{windowStart: ws, groups: st.groups}, gs, 0, 0)
+	if !bytes.HasPrefix(raw, prev) || len(raw) == len(prev) || raw[len(prev)] != sectionOrdered {
+		t.Fatalf("state %x does not extend the records %x with the section", raw, prev)
+	}
+	o := st.ordered[gs[0]]
+	if o.done || o.newest != ws+200_000 || len(o.times) != 3 || !slices.Equal(o.times[0], []int64{ws + 100_000}) ||
+		!slices.Equal(o.times[1], []int64{ws + 50_000, ws + 200_000}) || len(o.times[2]) != 0 {
+		t.Errorf("sequence state %+v", o)
+	}
+	// No temporal_ordered group, no section.
+	b, err := builtins(t).Invoke(props(nil, false), failures(t, gen.AttackerIP, 0, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := decodeState(b.State, winStart.UnixMilli()); err != nil || len(st.ordered) != 0 {
+		t.Errorf("builtin state: %v %v", st, err)
+	}
+}
+
+// TestOrderedStateBounded: a group that has not found its sequence keeps
+// at most MaxOrderedTimes times per rule, whatever the number of events.
+func TestOrderedStateBounded(t *testing.T) {
+	c := orderedCorrelator(t, "10m", Options{MaxOrderedTimes: 8})
+	var state map[string]string
+	sizes := []int{}
+	for inv := 0; inv < 3; inv++ {
+		var evs []stream.Event
+		for i := 0; i < 90; i++ {
+			evs = append(evs, orderedEvents(inv*100+i, "b", inv*90+i, "c", inv*90+i)...)
+		}
+		res, err := c.Invoke(props(state, false), evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, res.StateBytes)
+		state = lambdaTrip(t, res.State)
+	}
+	st, err := decodeState(state, winStart.UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range st.ordered {
+		if o.done || len(o.times) != 3 || len(o.times[1]) != 8 || len(o.times[2]) != 8 {
+			t.Errorf("sequence state: done %v, times %v", o.done, o.times)
+		}
+	}
+	if sizes[2] > sizes[0]+16 {
+		t.Errorf("state sizes %v grow with the events", sizes)
+	}
+	// An A before the last eight Bs held finds B (the latest eight are all
+	// after it), then the Cs.
+	res, err := c.Invoke(props(state, false), orderedEvents(1000, "a", 200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fin, err := c.Invoke(props(lambdaTrip(t, res.State), true), nil); err != nil || len(fin.Alerts) != 1 {
+		t.Errorf("A200 after 270 Bs and Cs: %+v %v", fin.Alerts, err)
 	}
 }
