@@ -290,8 +290,12 @@ func TestWriteGivesUpAtDeadline(t *testing.T) {
 	if c, _ := stream.ClassOf(err); c != stream.Retryable {
 		t.Errorf("class %v, want retryable (records must not be acked nor dead-lettered)", c)
 	}
-	if reqs, _ := f.snapshot(); len(reqs) < 2 || int64(len(reqs)) != s.Stats().Requests.Load() {
-		t.Errorf("%d attempts, %d counted", len(reqs), s.Stats().Requests.Load())
+	// Every attempt is counted before it is sent; the last one may be cut
+	// by the deadline before the server records it (CI saw 14 recorded, 15
+	// counted), so the count may exceed what the server saw by one.
+	reqs, _ := f.snapshot()
+	if n := s.Stats().Requests.Load(); len(reqs) < 2 || n != int64(len(reqs)) && n != int64(len(reqs))+1 {
+		t.Errorf("%d attempts recorded by the server, %d counted", len(reqs), n)
 	}
 }
 
