@@ -46,13 +46,7 @@ func BenchmarkLakeEncode(b *testing.B) {
 			// ZSTD+dictionary, 275 k ZSTD, 399 k none on this machine).
 			evs := streamTimes(parsedEvents(b, stream.FormatCloudTrail, batch, 1))
 			l := New(&discardStore{}, Options{Encoding: Encoding{Codec: tc.codec}})
-			full := eventTables[stream.FormatCloudTrail]
-			var cols []col[evRow]
-			for _, name := range cloudtrail17 {
-				i := slices.IndexFunc(full.cols, func(c col[evRow]) bool { return c.Name == name })
-				cols = append(cols, full.cols[i])
-			}
-			l.events[stream.FormatCloudTrail] = newTableWriter(l, &tableDef[evRow]{name: "cloudtrail", cols: cols, info: eventInfo})
+			useCloudTrail17(l)
 			benchEncodeLake(b, l, evs)
 		})
 		b.Run("table=cloudtrail/codec="+tc.name, func(b *testing.B) {
@@ -72,6 +66,18 @@ func BenchmarkLakeEncode(b *testing.B) {
 var cloudtrail17 = []string{"event_id", "timestamp", "event_action", "event_provider", "event_outcome", "source_ip",
 	"user_name", "user_agent", "cloud_account_id", "cloud_region", "error_code", "error_message",
 	"user_identity_type", "user_identity_arn", "request_parameters", "request_id", "read_only"}
+
+// useCloudTrail17 makes l write CloudTrail events with the cloudtrail17
+// columns only.
+func useCloudTrail17(l *Lake) {
+	full := eventTables[stream.FormatCloudTrail]
+	var cols []col[evRow]
+	for _, name := range cloudtrail17 {
+		i := slices.IndexFunc(full.cols, func(c col[evRow]) bool { return c.Name == name })
+		cols = append(cols, full.cols[i])
+	}
+	l.events[stream.FormatCloudTrail] = newTableWriter(l, &tableDef[evRow]{name: "cloudtrail", cols: cols, info: eventInfo})
+}
 
 // streamTimes puts the events 25 ms apart from t0, as a near-real-time stream
 // delivers them (the generators spread theirs over days, which would make

@@ -461,13 +461,7 @@ func BenchmarkLakeFileWriter(b *testing.B) {
 	for _, shape := range []string{"cloudtrail17", "cloudtrail"} {
 		l := New(&discardStore{}, Options{Encoding: Encoding{RowGroupRows: 1 << 20, RowGroupBytes: 1 << 30}})
 		if shape == "cloudtrail17" {
-			full := eventTables[stream.FormatCloudTrail]
-			var cols []col[evRow]
-			for _, name := range cloudtrail17 {
-				i := slices.IndexFunc(full.cols, func(c col[evRow]) bool { return c.Name == name })
-				cols = append(cols, full.cols[i])
-			}
-			l.events[stream.FormatCloudTrail] = newTableWriter(l, &tableDef[evRow]{name: "cloudtrail", cols: cols, info: eventInfo})
+			useCloudTrail17(l)
 		}
 		if err := l.Write(context.Background(), evs); err != nil {
 			b.Fatal(err)
@@ -541,13 +535,7 @@ func benchFill(b *testing.B, distinct int) {
 		evs = append(evs, evs[:min(distinct, 1<<17-len(evs))]...)
 	}
 	l := New(&discardStore{}, Options{Encoding: Encoding{RowGroupRows: 1 << 30, RowGroupBytes: 1 << 40}})
-	full := eventTables[stream.FormatCloudTrail]
-	var cols []col[evRow]
-	for _, name := range cloudtrail17 {
-		i := slices.IndexFunc(full.cols, func(c col[evRow]) bool { return c.Name == name })
-		cols = append(cols, full.cols[i])
-	}
-	l.events[stream.FormatCloudTrail] = newTableWriter(l, &tableDef[evRow]{name: "cloudtrail", cols: cols, info: eventInfo})
+	useCloudTrail17(l)
 	tw := l.events[stream.FormatCloudTrail]
 	fill := func() {
 		for _, fw := range tw.open {
@@ -596,13 +584,7 @@ func BenchmarkLakeEncodeHot(b *testing.B) {
 		}
 		b.Run(name+"/table=cloudtrail17/codec=zstd", func(b *testing.B) {
 			l := New(&discardStore{}, Options{})
-			full := eventTables[stream.FormatCloudTrail]
-			var cols []col[evRow]
-			for _, name := range cloudtrail17 {
-				i := slices.IndexFunc(full.cols, func(c col[evRow]) bool { return c.Name == name })
-				cols = append(cols, full.cols[i])
-			}
-			l.events[stream.FormatCloudTrail] = newTableWriter(l, &tableDef[evRow]{name: "cloudtrail", cols: cols, info: eventInfo})
+			useCloudTrail17(l)
 			evs := make([]stream.Event, batch)
 			t := time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC)
 			ctx := context.Background()
