@@ -136,6 +136,23 @@ func benchEncodeBatches(b *testing.B, l *Lake, evs []stream.Event, batch int) {
 	b.ReportMetric(float64(st.bytes)/float64(rows), "B/row")
 }
 
+// cpuPerRow runs op once to warm up, then b.N times, and reports the
+// process CPU time (GC included) per row, op handling rows rows. It
+// returns that CPU time.
+func cpuPerRow(b *testing.B, rows int, op func()) time.Duration {
+	op()
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	b.ResetTimer()
+	for range b.N {
+		op()
+	}
+	b.StopTimer()
+	cpu := processCPU() - cpu0
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*rows), "cpu-ns/row")
+	return cpu
+}
+
 // processCPU returns the user+system CPU time of the process so far.
 func processCPU() time.Duration {
 	var ru syscall.Rusage

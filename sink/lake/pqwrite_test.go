@@ -499,18 +499,8 @@ func BenchmarkLakeFileWriter(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					one()
-					b.ReportAllocs()
-					cpu0 := processCPU()
-					b.ResetTimer()
-					for range b.N {
-						one()
-					}
-					b.StopTimer()
-					cpu := processCPU() - cpu0
-					rows := float64(b.N) * float64(len(evs))
-					b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
-					b.ReportMetric(float64(st.bytes)/(rows+float64(len(evs))), "B/row")
+					cpuPerRow(b, len(evs), one)
+					b.ReportMetric(float64(st.bytes)/(float64(b.N+1)*float64(len(evs))), "B/row")
 				})
 			}
 		}
@@ -548,15 +538,7 @@ func benchFill(b *testing.B, distinct int) {
 			b.Fatal(err)
 		}
 	}
-	fill()
-	b.ReportAllocs()
-	cpu0 := processCPU()
-	b.ResetTimer()
-	for range b.N {
-		fill()
-	}
-	b.StopTimer()
-	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*len(evs)), "cpu-ns/row")
+	cpuPerRow(b, len(evs), fill)
 }
 
 // BenchmarkLakeEncodeHot measures cloudtrail17 ZSTD encoding the way the
@@ -616,15 +598,7 @@ func BenchmarkLakeEncodeHot(b *testing.B) {
 					}
 				}
 			}
-			one()
-			b.ReportAllocs()
-			cpu0 := processCPU()
-			b.ResetTimer()
-			for range b.N {
-				one()
-			}
-			b.StopTimer()
-			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*len(lines)), "cpu-ns/row")
+			cpuPerRow(b, len(lines), one)
 		})
 	}
 }
