@@ -16,15 +16,22 @@ import (
 	"github.com/gannet-sec/gannet/stream/gen"
 )
 
+// anomalyConfig is the default configuration with anomaly detection on,
+// dead letters in dir/dlq and the anomaly state in dir/state.
+func anomalyConfig(dir string) config.Config {
+	cfg := config.Default()
+	cfg.DLQ = filepath.Join(dir, "dlq")
+	cfg.Anomaly = true
+	cfg.AnomalyState = filepath.Join(dir, "state")
+	return cfg
+}
+
 // TestAnomalyStateSurvivesRestart: a pipeline with anomaly_state learns
 // baselines from ALB traffic, snapshots them at Close, and the next Build
 // with the same state name restores exactly those baselines.
 func TestAnomalyStateSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DLQ = filepath.Join(dir, "dlq")
-	cfg.Anomaly = true
-	cfg.AnomalyState = filepath.Join(dir, "state")
+	cfg := anomalyConfig(dir)
 	ctx := context.Background()
 
 	var logs bytes.Buffer
@@ -160,10 +167,7 @@ func copyDir(t *testing.T, from, to string) {
 // baselines of that snapshot, not from zero.
 func TestAnomalyPeriodicSnapshotSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DLQ = filepath.Join(dir, "dlq")
-	cfg.Anomaly = true
-	cfg.AnomalyState = filepath.Join(dir, "state")
+	cfg := anomalyConfig(dir)
 	cfg.AnomalySnapshotInterval = time.Minute
 	ctx := context.Background()
 	recs := albRecords(t, 3000, 3)
@@ -248,10 +252,7 @@ func TestAnomalyPeriodicSnapshotSurvivesKill(t *testing.T) {
 // again one interval later.
 func TestAnomalyPeriodicSnapshotFailure(t *testing.T) {
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DLQ = filepath.Join(dir, "dlq")
-	cfg.Anomaly = true
-	cfg.AnomalyState = filepath.Join(dir, "state")
+	cfg := anomalyConfig(dir)
 	cfg.AnomalySnapshotInterval = time.Minute
 	ctx := context.Background()
 	recs := albRecords(t, 1500, 5)
